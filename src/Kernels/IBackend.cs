@@ -1,0 +1,80 @@
+using BridgeTower.Tensors;
+
+namespace BridgeTower.Kernels;
+
+/// <summary>Element-wise activations a backend can apply alone or fused into a Linear epilogue.</summary>
+public enum Activation
+{
+    None,
+    /// <summary>GELU, exact erf form: x·Φ(x).</summary>
+    Gelu,
+    /// <summary>x·sigmoid(1.702x) (CLIP).</summary>
+    QuickGelu,
+    Tanh,
+}
+
+/// <summary>
+/// A Linear layer's weight (PyTorch layout (out, in)) and optional bias, prepared once for a
+/// backend (converted to fp32, packed for its GEMM, uploaded to a device, ...).
+/// </summary>
+public abstract class LinearWeights : IDisposable
+{
+    public int InFeatures { get; }
+    public int OutFeatures { get; }
+    public bool HasBias { get; }
+
+    protected LinearWeights(int inFeatures, int outFeatures, bool hasBias)
+    {
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        HasBias = hasBias;
+    }
+
+    public virtual void Dispose() => GC.SuppressFinalize(this);
+}
+
+/// <summary>
+/// The operations a model needs, with no knowledge of any model. Inputs are float32 tensors
+/// (contiguous unless a method says otherwise); results are new float32 contiguous tensors.
+/// Shape errors are <see cref="ArgumentException"/>s naming the argument and both shapes.
+/// </summary>
+public interface IBackend : IDisposable
+{
+    string Name { get; }
+
+    /// <summary>Prepares weight (out, in) and bias (out) of any float dtype for repeated <see cref="Linear"/> calls.</summary>
+    LinearWeights PrepareLinear(Tensor weight, Tensor? bias);
+
+    /// <summary>y = activation(x·Wᵀ + b) + residual. x: (..., in); residual, if given, has y's shape (..., out).</summary>
+    Tensor Linear(Tensor x, LinearWeights weights, Activation activation = Activation.None, Tensor? residual = null);
+
+    /// <summary>
+    /// Multi-head scaled dot-product attention, softmax(q·kᵀ·scale + mask)·v per head.
+    /// q: (B, Tq, H·D); k, v: (B, Tk, H·D), each rank 3 with unit stride in the last dimension
+    /// (narrowed views of a packed QKV projection are accepted). additiveKeyMask: (B, Tk) added to
+    /// every query's scores (0 to keep, float.MinValue to drop); a row whose keys are all dropped
+    /// gets uniform weights, never NaN. Returns (B, Tq, H·D); probabilities (B, H, Tq, Tk) when asked.
+    /// </summary>
+    Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, float scale, Tensor? additiveKeyMask,
+        bool returnProbabilities, out Tensor? probabilities);
+
+    /// <summary>LayerNorm over the last dimension of (x + residual) with affine gamma, beta.</summary>
+    Tensor LayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor? residual = null);
+
+    Tensor Activate(Tensor x, Activation activation);
+
+    /// <summary>Softmax over the last dimension (max-subtracted).</summary>
+    Tensor Softmax(Tensor x);
+
+    /// <summary>x / max(‖x‖₂, eps) over the last dimension (torch.nn.functional.normalize).</summary>
+    Tensor L2Normalize(Tensor x, float eps = 1e-12f);
+
+    /// <summary>alpha·a + beta·b; b's shape must equal a's or be a suffix of it (broadcast over leading dims).</summary>
+    Tensor AddScaled(Tensor a, Tensor b, float alpha = 1f, float beta = 1f);
+
+    /// <summary>Rows of table (V, D) gathered by ids (I64 or I32, any shape) into (..., D). Ids are range-checked.</summary>
+    Tensor Embedding(Tensor table, Tensor ids);
+
+    /// <summary>a·b or a·bᵀ for 2-D (M,K)·(K,N) or batched 3-D (Bt,M,K)·(Bt,K,N) operands; strided views accepted.</summary>
+    Tensor MatMul(Tensor a, Tensor b, bool transposeB = false);
+}

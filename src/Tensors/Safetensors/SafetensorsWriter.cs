@@ -1,0 +1,71 @@
+using System.Text;
+using System.Text.Json;
+
+namespace BridgeTower.Tensors.Safetensors;
+
+/// <summary>Writes tensors in the safetensors format (header padded with spaces to 8 bytes, as the reference does).</summary>
+public static unsafe class SafetensorsWriter
+{
+    public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var list = tensors.ToList();
+        var duplicate = list.GroupBy(kv => kv.Key).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            throw new ArgumentException($"{path}: tensor name '{duplicate.Key}' given more than once");
+
+        var header = new MemoryStream();
+        using (var json = new Utf8JsonWriter(header))
+        {
+            json.WriteStartObject();
+            if (metadata is not null && metadata.Count > 0)
+            {
+                json.WriteStartObject("__metadata__");
+                foreach (var kv in metadata) json.WriteString(kv.Key, kv.Value);
+                json.WriteEndObject();
+            }
+            long offset = 0;
+            foreach (var (name, tensor) in list)
+            {
+                json.WriteStartObject(name);
+                json.WriteString("dtype", tensor.DType.SafetensorsName());
+                json.WriteStartArray("shape");
+                foreach (int d in tensor.Shape) json.WriteNumberValue(d);
+                json.WriteEndArray();
+                json.WriteStartArray("data_offsets");
+                json.WriteNumberValue(offset);
+                offset += tensor.ByteCount;
+                json.WriteNumberValue(offset);
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
+            json.WriteEndObject();
+        }
+        int pad = (int)((8 - header.Length % 8) % 8);
+        for (int i = 0; i < pad; i++) header.WriteByte((byte)' ');
+
+        string tmp = path + ".tmp";
+        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        {
+            Span<byte> len = stackalloc byte[8];
+            BitConverter.TryWriteBytes(len, (ulong)header.Length);
+            stream.Write(len);
+            header.Position = 0;
+            header.CopyTo(stream);
+            foreach (var (_, tensor) in list)
+            {
+                var contiguous = tensor.Contiguous();
+                long remaining = contiguous.ByteCount;
+                byte* p = contiguous.DataPointer;
+                while (remaining > 0)
+                {
+                    int chunk = (int)Math.Min(remaining, 1 << 30);
+                    stream.Write(new ReadOnlySpan<byte>(p, chunk));
+                    p += chunk;
+                    remaining -= chunk;
+                }
+            }
+        }
+        File.Move(tmp, path, overwrite: true);
+    }
+}

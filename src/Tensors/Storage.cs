@@ -1,0 +1,61 @@
+namespace BridgeTower.Tensors;
+
+/// <summary>
+/// Raw bytes behind one or more tensors. Either a pinned managed array or a region of a
+/// memory-mapped file; both expose a stable pointer so kernels can work without pinning per call.
+/// </summary>
+public abstract unsafe class Storage
+{
+    /// <summary>Length in bytes.</summary>
+    public abstract long ByteLength { get; }
+
+    /// <summary>First byte. Valid while the storage (and, for mapped storage, its file) is alive.</summary>
+    public abstract byte* Pointer { get; }
+
+    public abstract bool IsReadOnly { get; }
+}
+
+/// <summary>A pinned managed byte array (pinned so <see cref="Pointer"/> never moves).</summary>
+public sealed unsafe class ManagedStorage : Storage
+{
+    private readonly byte[] _bytes;
+
+    public ManagedStorage(long byteLength)
+    {
+        if (byteLength < 0 || byteLength > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(byteLength), byteLength,
+                $"a managed tensor holds at most {Array.MaxLength} bytes");
+        _bytes = GC.AllocateArray<byte>((int)byteLength, pinned: true);
+    }
+
+    public override long ByteLength => _bytes.Length;
+
+    public override byte* Pointer => (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_bytes));
+
+    public override bool IsReadOnly => false;
+}
+
+/// <summary>
+/// A read-only window into memory owned by someone else (a memory-mapped file). The owner keeps
+/// the mapping alive; disposing the owner invalidates every tensor that views it.
+/// </summary>
+public sealed unsafe class ExternalStorage : Storage
+{
+    private readonly byte* _pointer;
+    private readonly long _length;
+    private readonly object _owner;
+
+    public ExternalStorage(byte* pointer, long length, object owner)
+    {
+        _pointer = pointer;
+        _length = length;
+        _owner = owner;
+    }
+
+    public override long ByteLength => _length;
+    public override byte* Pointer => _pointer;
+    public override bool IsReadOnly => true;
+
+    /// <summary>What keeps the memory alive (held so the GC cannot collect it while tensors view it).</summary>
+    public object Owner => _owner;
+}

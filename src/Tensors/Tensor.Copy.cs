@@ -1,0 +1,78 @@
+namespace BridgeTower.Tensors;
+
+// Operations that produce new storage: contiguous copies and dtype conversion.
+public sealed unsafe partial class Tensor
+{
+    /// <summary>This tensor if already contiguous, otherwise a contiguous copy.</summary>
+    public Tensor Contiguous() => IsContiguous ? this : Copy();
+
+    /// <summary>A contiguous, writable copy in managed memory.</summary>
+    public Tensor Copy()
+    {
+        var result = Zeros(DType, _shape);
+        int size = DType.SizeOf();
+        byte* dst = result.DataPointer;
+        if (IsContiguous)
+        {
+            Buffer.MemoryCopy(DataPointer, dst, result.ByteCount, ByteCount);
+            return result;
+        }
+        foreach (long e in ElementOffsets())
+        {
+            Buffer.MemoryCopy(Storage.Pointer + e * size, dst, size, size);
+            dst += size;
+        }
+        return result;
+    }
+
+    /// <summary>A contiguous float32 tensor: this one when it already is, else a converted copy.</summary>
+    public Tensor ToF32()
+    {
+        if (DType == DType.F32) return Contiguous();
+        var result = Zeros(DType.F32, _shape);
+        var dst = result.Span<float>();
+        int i = 0;
+        int size = DType.SizeOf();
+        switch (DType)
+        {
+            case DType.F16:
+                foreach (long e in ElementOffsets()) dst[i++] = (float)*(Half*)(Storage.Pointer + e * size);
+                break;
+            case DType.BF16:
+                foreach (long e in ElementOffsets()) dst[i++] = BFloat16.ToSingle(*(ushort*)(Storage.Pointer + e * size));
+                break;
+            default:
+                foreach (long e in ElementOffsets()) dst[i++] = (float)ReadAsDouble(Storage.Pointer + e * size, DType);
+                break;
+        }
+        return result;
+    }
+
+    /// <summary>A contiguous copy converted to <paramref name="dtype"/> (floats round to nearest; ints truncate).</summary>
+    public Tensor To(DType dtype)
+    {
+        if (dtype == DType) return Contiguous();
+        if (dtype == DType.F32) return ToF32();
+        var result = Zeros(dtype, _shape);
+        byte* dst = result.DataPointer;
+        int srcSize = DType.SizeOf(), dstSize = dtype.SizeOf();
+        foreach (long e in ElementOffsets())
+        {
+            double v = ReadAsDouble(Storage.Pointer + e * srcSize, DType);
+            switch (dtype)
+            {
+                case DType.F64: *(double*)dst = v; break;
+                case DType.F16: *(Half*)dst = (Half)(float)v; break;
+                case DType.BF16: *(ushort*)dst = BFloat16.FromSingle((float)v); break;
+                case DType.I64: *(long*)dst = DType == DType.I64 ? *(long*)(Storage.Pointer + e * 8) : (long)v; break;
+                case DType.I32: *(int*)dst = (int)v; break;
+                case DType.I16: *(short*)dst = (short)v; break;
+                case DType.I8: *(sbyte*)dst = (sbyte)v; break;
+                case DType.U8: *dst = (byte)v; break;
+                case DType.BOOL: *dst = v != 0 ? (byte)1 : (byte)0; break;
+            }
+            dst += dstSize;
+        }
+        return result;
+    }
+}

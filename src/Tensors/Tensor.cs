@@ -1,0 +1,231 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace BridgeTower.Tensors;
+
+/// <summary>
+/// An n-dimensional view over a <see cref="Storage"/>: dtype, shape, strides (in elements) and an
+/// element offset. View operations (reshape, permute, narrow, squeeze, ...) share the storage;
+/// <see cref="Contiguous"/> and <see cref="ToF32"/> copy only when they must.
+/// </summary>
+public sealed unsafe partial class Tensor
+{
+    private readonly int[] _shape;
+    private readonly long[] _strides;
+
+    public DType DType { get; }
+    public Storage Storage { get; }
+    /// <summary>Offset of element [0,0,...] from the start of the storage, in elements.</summary>
+    public long Offset { get; }
+
+    public Tensor(Storage storage, DType dtype, int[] shape, long[]? strides = null, long offset = 0)
+    {
+        ArgumentNullException.ThrowIfNull(storage);
+        ArgumentNullException.ThrowIfNull(shape);
+        long count = ShapeMath.ElementCount(shape);
+        strides ??= ShapeMath.ContiguousStrides(shape);
+        if (strides.Length != shape.Length)
+            throw new ArgumentException($"strides {ShapeMath.Format(strides)} do not match shape {ShapeMath.Format(shape)}");
+        if (offset < 0) throw new ArgumentOutOfRangeException(nameof(offset));
+        if (count > 0)
+        {
+            // The furthest element this view can reach must lie inside the storage.
+            long last = offset;
+            for (int i = 0; i < shape.Length; i++)
+            {
+                if (strides[i] < 0) throw new ArgumentException("negative strides are not supported");
+                last += (long)(shape[i] - 1) * strides[i];
+            }
+            if ((last + 1) * dtype.SizeOf() > storage.ByteLength)
+                throw new ArgumentException(
+                    $"a {dtype} view of shape {ShapeMath.Format(shape)} (offset {offset}) needs {(last + 1) * dtype.SizeOf()} bytes but the storage holds {storage.ByteLength}");
+        }
+        Storage = storage;
+        DType = dtype;
+        _shape = (int[])shape.Clone();
+        _strides = (long[])strides.Clone();
+        Offset = offset;
+    }
+
+    // ---- construction -------------------------------------------------------------------------
+
+    public static Tensor Zeros(DType dtype, params int[] shape)
+    {
+        long count = ShapeMath.ElementCount(shape);
+        return new Tensor(new ManagedStorage(checked(count * dtype.SizeOf())), dtype, shape);
+    }
+
+    public static Tensor Zeros(params int[] shape) => Zeros(DType.F32, shape);
+
+    public static Tensor FromArray<T>(T[] data, params int[] shape) where T : unmanaged
+    {
+        var dtype = DTypeOf<T>();
+        long count = ShapeMath.ElementCount(shape);
+        if (count != data.Length)
+            throw new ArgumentException($"{data.Length} values cannot fill shape {ShapeMath.Format(shape)} ({count} elements)");
+        var t = Zeros(dtype, shape);
+        data.AsSpan().CopyTo(t.Span<T>());
+        return t;
+    }
+
+    public static Tensor Scalar(float value) => FromArray(new[] { value });
+
+    /// <summary>The DType matching a CLR element type (Half is F16; BF16 has no CLR type and is read as ushort).</summary>
+    public static DType DTypeOf<T>() where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) return DType.F32;
+        if (typeof(T) == typeof(double)) return DType.F64;
+        if (typeof(T) == typeof(Half)) return DType.F16;
+        if (typeof(T) == typeof(long)) return DType.I64;
+        if (typeof(T) == typeof(int)) return DType.I32;
+        if (typeof(T) == typeof(short)) return DType.I16;
+        if (typeof(T) == typeof(sbyte)) return DType.I8;
+        if (typeof(T) == typeof(byte)) return DType.U8;
+        if (typeof(T) == typeof(bool)) return DType.BOOL;
+        throw new NotSupportedException($"no tensor dtype for {typeof(T).Name}");
+    }
+
+    // ---- shape --------------------------------------------------------------------------------
+
+    public ReadOnlySpan<int> Shape => _shape;
+    public ReadOnlySpan<long> Strides => _strides;
+    public int Rank => _shape.Length;
+    public long ElementCount => ShapeMath.ElementCount(_shape);
+    public long ByteCount => ElementCount * DType.SizeOf();
+
+    /// <summary>Size of dimension <paramref name="dim"/>; negative counts from the end.</summary>
+    public int Dim(int dim) => _shape[NormalizeDim(dim)];
+
+    public int[] ShapeArray() => (int[])_shape.Clone();
+
+    public string ShapeString => ShapeMath.Format(_shape);
+
+    public bool IsContiguous
+    {
+        get
+        {
+            long expected = 1;
+            for (int i = _shape.Length - 1; i >= 0; i--)
+            {
+                if (_shape[i] == 1) continue;
+                if (_strides[i] != expected) return false;
+                expected *= _shape[i];
+            }
+            return true;
+        }
+    }
+
+    public override string ToString() => $"Tensor({DType}, {ShapeString}{(IsContiguous ? "" : ", strided")})";
+
+    internal int NormalizeDim(int dim, int rank = -1)
+    {
+        if (rank < 0) rank = _shape.Length;
+        int d = dim < 0 ? dim + rank : dim;
+        if (d < 0 || d >= rank)
+            throw new ArgumentOutOfRangeException(nameof(dim), dim, $"dimension out of range for a tensor of shape {ShapeString}");
+        return d;
+    }
+
+    /// <summary>Throws unless the shape equals <paramref name="expected"/>; the message names both shapes.</summary>
+    public Tensor EnsureShape(string what, params int[] expected)
+    {
+        if (!_shape.AsSpan().SequenceEqual(expected))
+            throw new ArgumentException($"{what}: expected shape {ShapeMath.Format(expected)}, got {ShapeString}");
+        return this;
+    }
+
+    // ---- raw access ---------------------------------------------------------------------------
+
+    /// <summary>Pointer to element [0,0,...]. Valid while the storage is alive.</summary>
+    public byte* DataPointer => Storage.Pointer + Offset * DType.SizeOf();
+
+    /// <summary>A span over a contiguous tensor's elements. Throws for strided views and dtype mismatches.</summary>
+    public Span<T> Span<T>() where T : unmanaged
+    {
+        CheckSpanAccess<T>();
+        if (Storage.IsReadOnly)
+            throw new InvalidOperationException($"{this} views read-only (memory-mapped) storage; use ReadOnlySpan or Copy()");
+        return new Span<T>(DataPointer, checked((int)ElementCount));
+    }
+
+    public ReadOnlySpan<T> ReadOnlySpan<T>() where T : unmanaged
+    {
+        CheckSpanAccess<T>();
+        return new ReadOnlySpan<T>(DataPointer, checked((int)ElementCount));
+    }
+
+    private void CheckSpanAccess<T>() where T : unmanaged
+    {
+        if (Unsafe.SizeOf<T>() != DType.SizeOf() || (DType != DType.BF16 && DTypeOf<T>() != DType))
+            throw new InvalidOperationException($"cannot view a {DType} tensor as {typeof(T).Name}");
+        if (!IsContiguous)
+            throw new InvalidOperationException($"{this} is not contiguous; call Contiguous() first");
+    }
+
+    /// <summary>The element at <paramref name="index"/>, converted to double (any dtype).</summary>
+    public double GetDouble(params int[] index)
+    {
+        if (index.Length != Rank)
+            throw new ArgumentException($"{index.Length} indices for a tensor of shape {ShapeString}");
+        long e = Offset;
+        for (int i = 0; i < index.Length; i++)
+        {
+            if ((uint)index[i] >= (uint)_shape[i])
+                throw new IndexOutOfRangeException($"index {index[i]} out of range for dimension {i} of shape {ShapeString}");
+            e += index[i] * _strides[i];
+        }
+        return ReadAsDouble(Storage.Pointer + e * DType.SizeOf(), DType);
+    }
+
+    public float this[params int[] index] => (float)GetDouble(index);
+
+    internal static double ReadAsDouble(byte* p, DType dtype) => dtype switch
+    {
+        DType.F32 => *(float*)p,
+        DType.F64 => *(double*)p,
+        DType.F16 => (double)*(Half*)p,
+        DType.BF16 => BFloat16.ToSingle(*(ushort*)p),
+        DType.I64 => *(long*)p,
+        DType.I32 => *(int*)p,
+        DType.I16 => *(short*)p,
+        DType.I8 => *(sbyte*)p,
+        DType.U8 => *p,
+        DType.BOOL => *p != 0 ? 1 : 0,
+        _ => throw new NotSupportedException(dtype.ToString()),
+    };
+
+    /// <summary>Elements in row-major order as float (copies; any dtype).</summary>
+    public float[] ToFloatArray() => ToF32().ReadOnlySpan<float>().ToArray();
+
+    /// <summary>Elements in row-major order as long (copies; integer and bool dtypes).</summary>
+    public long[] ToInt64Array()
+    {
+        var result = new long[ElementCount];
+        int i = 0;
+        foreach (long e in ElementOffsets())
+        {
+            byte* p = Storage.Pointer + e * DType.SizeOf();
+            result[i++] = DType == DType.I64 ? *(long*)p : (long)ReadAsDouble(p, DType);
+        }
+        return result;
+    }
+
+    /// <summary>Element offsets (into the storage, in elements) in row-major order of this view.</summary>
+    internal IEnumerable<long> ElementOffsets()
+    {
+        long count = ElementCount;
+        if (count == 0) yield break;
+        var idx = new int[Rank];
+        long off = Offset;
+        for (long n = 0; n < count; n++)
+        {
+            yield return off;
+            for (int d = Rank - 1; d >= 0; d--)
+            {
+                if (++idx[d] < _shape[d]) { off += _strides[d]; break; }
+                off -= (long)(_shape[d] - 1) * _strides[d];
+                idx[d] = 0;
+            }
+        }
+    }
+}

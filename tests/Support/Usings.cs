@@ -1,0 +1,3 @@
+global using Xunit;
+global using BridgeTower.Tensors;
+global using BridgeTower.Tests.Support;
