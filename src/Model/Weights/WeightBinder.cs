@@ -33,7 +33,9 @@ internal sealed class WeightBinder(IWeightSource source, IBackend backend)
     /// <summary>The tensor as contiguous float32 (zero-copy for memory-mapped F32).</summary>
     public Tensor F32(string key, params int[] shape) => Raw(key, shape).ToF32();
 
-    public float Scalar(string key) => F32(key).ReadOnlySpan<float>()[0];
+    /// <summary>A 0-d parameter (scaled_factor, beta, logit_scale); some converters store it as shape [1].</summary>
+    public float Scalar(string key) =>
+        (Source.TryGet(key, out var t) && t.Rank == 1 && t.Dim(0) == 1 ? F32(key, 1) : F32(key)).ReadOnlySpan<float>()[0];
 
     public Linear Linear(string prefix, int inFeatures, int outFeatures, bool bias = true) =>
         new(Backend, prefix, Backend.PrepareLinear(Raw($"{prefix}.weight", outFeatures, inFeatures),
