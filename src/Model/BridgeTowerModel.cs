@@ -1,0 +1,277 @@
+using BridgeTower.Kernels;
+using BridgeTower.Model.Config;
+using BridgeTower.Model.Modules;
+using BridgeTower.Model.Weights;
+using BridgeTower.Tensors;
+using BridgeTower.Tensors.Safetensors;
+
+namespace BridgeTower.Model;
+
+/// <summary>
+/// BridgeTower (HF <c>BridgeTowerModel</c>): a RoBERTa text tower and a CLIP ViT vision tower whose
+/// top layers feed, through bridges (link towers), a stack of cross-modal layers; output is the final
+/// text and image streams and their pooled CLS features. All math runs on the given backend.
+/// </summary>
+public sealed class BridgeTowerModel : IDisposable, IOwnsResources
+{
+    // ---- configuration -------------------------------------------------------------------------
+    public BridgeTowerConfig Config { get; }
+    public IBackend Backend { get; }
+    private readonly int _split, _textLayers, _crossLayers;
+
+    // ---- modules, in checkpoint order -----------------------------------------------------------
+    public Linear CrossModalTextTransform { get; }
+    public Linear CrossModalImageTransform { get; }
+    /// <summary>(2, H): row 0 for text, row image_token_type_idx (1) for images.</summary>
+    public Tensor TokenTypeEmbeddings { get; }
+    public VisionEmbeddings VisionEmbeddings { get; }
+    public LayerNorm VisionLnPre { get; }
+    /// <summary>The residual blocks that run (the text depth); later ones are never used.</summary>
+    public IReadOnlyList<ResidualAttention> VisionResblocks { get; }
+    public LayerNorm VisionLnPost { get; }
+    public TextEmbeddings TextEmbeddings { get; }
+    public IReadOnlyList<TextLayer> TextLayers { get; }
+    public IReadOnlyList<CrossLayer> CrossModalImageLayers { get; }
+    public IReadOnlyList<CrossLayer> CrossModalTextLayers { get; }
+    public Pooler CrossModalImagePooler { get; }
+    public Pooler CrossModalTextPooler { get; }
+    public LayerNorm CrossModalTextLayernorm { get; }
+    public LayerNorm CrossModalImageLayernorm { get; }
+    public IReadOnlyList<LinkTower> CrossModalTextLinkTower { get; }
+    public IReadOnlyList<LinkTower> CrossModalImageLinkTower { get; }
+
+    private IDisposable? _owned;
+
+    internal BridgeTowerModel(BridgeTowerConfig config, WeightBinder w, string p)
+    {
+        config.ValidateForInference();
+        Config = config;
+        Backend = w.Backend;
+        var text = config.Text;
+        var vision = config.Vision;
+        int h = config.HiddenSize;
+        _textLayers = text.NumHiddenLayers;
+        _crossLayers = config.NumHiddenLayers;
+        _split = config.SplitIndex;
+
+        CrossModalTextTransform = w.Linear($"{p}cross_modal_text_transform", text.HiddenSize, h);
+        CrossModalImageTransform = w.Linear($"{p}cross_modal_image_transform", vision.HiddenSize, h);
+        TokenTypeEmbeddings = w.F32($"{p}token_type_embeddings.weight", 2, h);
+
+        string visual = $"{p}vision_model.visual";
+        VisionEmbeddings = new VisionEmbeddings(w, $"{visual}.embeddings", vision);
+        VisionLnPre = w.LayerNorm($"{visual}.ln_pre", vision.HiddenSize, vision.LayerNormEps);
+        VisionResblocks = Enumerable.Range(0, _textLayers)
+            .Select(i => new ResidualAttention(w, $"{visual}.transformer.resblocks.{i}", vision)).ToList();
+        VisionLnPost = w.LayerNorm($"{visual}.ln_post", vision.HiddenSize, vision.LayerNormEps);
+        // Blocks past the text depth never run; ln_separate is built but never used by the reference.
+        for (int i = _textLayers; i < vision.NumResblocks; i++) w.IgnorePrefix($"{visual}.transformer.resblocks.{i}.");
+        if (!vision.ShareLayernorm) w.IgnorePrefix($"{visual}.ln_separate.");
+
+        TextEmbeddings = new TextEmbeddings(w, $"{p}text_model.embeddings", text);
+        TextLayers = Enumerable.Range(0, _textLayers).Select(i => new TextLayer(w, $"{p}text_model.encoder.layer.{i}", text)).ToList();
+        w.IgnorePrefix($"{p}text_model.pooler."); // BridgeTowerTextModel's pooler is never called
+
+        CrossModalImageLayers = Enumerable.Range(0, _crossLayers).Select(i => new CrossLayer(w, $"{p}cross_modal_image_layers.{i}", text)).ToList();
+        CrossModalTextLayers = Enumerable.Range(0, _crossLayers).Select(i => new CrossLayer(w, $"{p}cross_modal_text_layers.{i}", text)).ToList();
+        CrossModalImagePooler = new Pooler(w.Linear($"{p}cross_modal_image_pooler.dense", h, h));
+        CrossModalTextPooler = new Pooler(w.Linear($"{p}cross_modal_text_pooler.dense", h, h));
+        CrossModalTextLayernorm = w.LayerNorm($"{p}cross_modal_text_layernorm", h, config.LayerNormEps);
+        CrossModalImageLayernorm = w.LayerNorm($"{p}cross_modal_image_layernorm", h, config.LayerNormEps);
+        CrossModalTextLinkTower = Enumerable.Range(0, _crossLayers - 1).Select(i => new LinkTower(w, $"{p}cross_modal_text_link_tower.{i}", config)).ToList();
+        CrossModalImageLinkTower = Enumerable.Range(0, _crossLayers - 1).Select(i => new LinkTower(w, $"{p}cross_modal_image_link_tower.{i}", config)).ToList();
+    }
+
+    // ---- loading --------------------------------------------------------------------------------
+
+    /// <summary>Loads config.json and the safetensors weights (single or sharded) of a checkpoint directory.</summary>
+    public static BridgeTowerModel Load(string directory, IBackend backend, LoadOptions? options = null) =>
+        Loader.Load(directory, backend, options, (config, w, prefix) =>
+        {
+            Heads.IgnoreAll(w);
+            return new BridgeTowerModel(config, w, prefix);
+        });
+
+    /// <summary>Binds weights from any source (tensors built in memory, converted checkpoints).</summary>
+    public static BridgeTowerModel FromWeights(BridgeTowerConfig config, IWeightSource weights, IBackend backend, LoadOptions? options = null) =>
+        Loader.Bind(config, weights, backend, options, (c, w, prefix) =>
+        {
+            Heads.IgnoreAll(w);
+            return new BridgeTowerModel(c, w, prefix);
+        });
+
+    void IOwnsResources.Own(IDisposable resource) => _owned = resource;
+
+    // ---- forward --------------------------------------------------------------------------------
+
+    /// <summary>The reference's BridgeTowerModel.forward.</summary>
+    public BridgeTowerModelOutput Forward(BridgeTowerInputs inputs) =>
+        Run(inputs, inputs.ImageTokenTypeIdx is int idx && idx != 0 ? idx : 1);
+
+    internal BridgeTowerModelOutput Run(BridgeTowerInputs inputs, int imageTokenTypeIdx) =>
+        Run(inputs, imageTokenTypeIdx, out _, out _);
+
+    /// <param name="textStates">text tower states [embeddings, layer 0, ..., layer L-1]</param>
+    /// <param name="image">the vision tower's encoding (computed here or the cached one)</param>
+    internal BridgeTowerModelOutput Run(BridgeTowerInputs inputs, int imageTokenTypeIdx, out List<Tensor> textStates, out ImageEncoding image)
+    {
+        var trace = inputs.Trace;
+        var textMask = AdditiveTextMask(inputs.InputIds, inputs.AttentionMask);
+        textStates = EncodeTextStates(inputs.InputIds, textMask, trace);
+        image = inputs.Image ?? EncodeImage(inputs, imageTokenTypeIdx);
+        if (inputs.Image is not null && (inputs.PixelValues is not null || inputs.ImageEmbeds is not null))
+            throw new ArgumentException("Image: give a cached image encoding or pixel_values/image_embeds, not both");
+        if (image.ImageTokenTypeIdx != imageTokenTypeIdx)
+            throw new ArgumentException($"Image: the cached encoding used image_token_type_idx {image.ImageTokenTypeIdx}, this call asks for {imageTokenTypeIdx}");
+        int batch = inputs.InputIds.Dim(0);
+        if (image.BatchSize != batch && image.BatchSize != 1)
+            throw new ArgumentException($"pixel_values/image_embeds: image batch {image.BatchSize} does not match the text batch {batch} (nor is it 1)");
+
+        // Layer 0 takes the towers' outputs after split_index layers through the cross-modal LayerNorms.
+        var textBridge = TextBridgeInput(textStates[_split]);
+        var crossText = CrossModalTextLayernorm.Forward(textBridge);
+        var crossImage = CrossModalImageLayernorm.Forward(TensorOps.RepeatBatch(image.BridgeInputs[0], batch));
+        bool wantAttn = inputs.OutputAttentions;
+        var cross = new List<(Tensor Text, Tensor Image)>();
+        var attentions = new List<(Tensor Text, Tensor Image)>();
+        for (int k = 0; k < _crossLayers; k++)
+        {
+            if (k > 0)
+            {
+                var (prevText, prevImage) = cross[^1];
+                crossText = CrossModalTextLinkTower[k - 1].Forward(TextBridgeInput(textStates[_split + k]), prevText);
+                crossImage = CrossModalImageLinkTower[k - 1].Forward(TensorOps.RepeatBatch(image.BridgeInputs[k], batch), prevImage);
+            }
+            if (trace is not null)
+            {
+                trace[$"debug.cross.{k}.text_in"] = crossText;
+                trace[$"debug.cross.{k}.image_in"] = crossImage;
+            }
+            // Each stream cross-attends to the other stream's *input* to this layer.
+            var textOut = CrossModalTextLayers[k].Forward(crossText, crossImage, textMask, null, wantAttn, out var textProbs);
+            var imageOut = CrossModalImageLayers[k].Forward(crossImage, crossText, null, textMask, wantAttn, out var imageProbs);
+            cross.Add((textOut, imageOut));
+            if (wantAttn) attentions.Add((textProbs!, imageProbs!));
+        }
+
+        var (textFeatures, imageFeatures) = cross[^1];
+        var images = image;
+        var pooledText = CrossModalTextPooler.Forward(textFeatures);
+        var pooledImage = CrossModalImagePooler.Forward(imageFeatures);
+        if (trace is not null)
+        {
+            trace["debug.pooler.text"] = pooledText;
+            trace["debug.pooler.image"] = pooledImage;
+        }
+        var pooler = TensorOps.Concat(-1, pooledText, pooledImage);
+
+        BridgeTowerHiddenStates? hidden = null;
+        if (inputs.OutputHiddenStates)
+            hidden = new BridgeTowerHiddenStates(textStates,
+                (images.HiddenStates ?? []).Select(s => s.Permute(1, 0, 2)).ToList(), // the reference's (L, B, Hv)
+                cross);
+        return new BridgeTowerModelOutput(textFeatures, imageFeatures, pooler, hidden, wantAttn ? attentions : null);
+    }
+
+    private Tensor TextBridgeInput(Tensor textState) =>
+        Backend.AddScaled(CrossModalTextTransform.Forward(textState), TokenTypeEmbeddings.Select(0, 0));
+
+    private ImageEncoding EncodeImage(BridgeTowerInputs inputs, int imageTokenTypeIdx)
+    {
+        if (inputs.PixelValues is not null && inputs.ImageEmbeds is not null)
+            throw new ArgumentException("give pixel_values or image_embeds, not both");
+        if (inputs.PixelValues is not null)
+            return EncodeImage(inputs.PixelValues, inputs.InterpolatePosEncoding, imageTokenTypeIdx, inputs.OutputHiddenStates, inputs.Trace);
+        if (inputs.ImageEmbeds is not null)
+            return EncodeImageEmbeds(inputs.ImageEmbeds, imageTokenTypeIdx, inputs.OutputHiddenStates, inputs.Trace);
+        throw new ArgumentException("no image: give pixel_values, image_embeds or a cached Image encoding");
+    }
+
+    // ---- towers ----------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Runs the vision tower once for a batch of images (B, C, H, W) and keeps what every cross-modal
+    /// layer needs, so many texts can be scored against the same images without re-running it.
+    /// </summary>
+    public ImageEncoding EncodeImage(Tensor pixelValues, bool interpolatePosEncoding = false, int imageTokenTypeIdx = 1,
+        bool keepHiddenStates = false, IDictionary<string, Tensor>? trace = null)
+    {
+        var embeddings = VisionEmbeddings.Forward(pixelValues, interpolatePosEncoding, trace);
+        return EncodeFromPre(VisionLnPre.Forward(embeddings), imageTokenTypeIdx, keepHiddenStates, trace);
+    }
+
+    /// <summary>As <see cref="EncodeImage"/> from precomputed (B, L, Hv) embeddings (the reference's image_embeds).</summary>
+    public ImageEncoding EncodeImageEmbeds(Tensor imageEmbeds, int imageTokenTypeIdx = 1, bool keepHiddenStates = false,
+        IDictionary<string, Tensor>? trace = null)
+    {
+        if (imageEmbeds.Rank != 3 || imageEmbeds.Dim(2) != Config.Vision.HiddenSize || imageEmbeds.Dim(1) < 1)
+            throw new ArgumentException($"image_embeds: expected batch-first (B, L, {Config.Vision.HiddenSize}), got {imageEmbeds.ShapeString}");
+        return EncodeFromPre(imageEmbeds.ToF32(), imageTokenTypeIdx, keepHiddenStates, trace);
+    }
+
+    private ImageEncoding EncodeFromPre(Tensor state, int imageTokenTypeIdx, bool keepHiddenStates, IDictionary<string, Tensor>? trace)
+    {
+        if (imageTokenTypeIdx is < 0 or > 1)
+            throw new ArgumentOutOfRangeException(nameof(imageTokenTypeIdx), $"image_token_type_idx {imageTokenTypeIdx}: token_type_embeddings has 2 rows (0 means 1)");
+        if (imageTokenTypeIdx == 0) imageTokenTypeIdx = 1;
+        var typeRow = TokenTypeEmbeddings.Select(0, imageTokenTypeIdx);
+        var hidden = keepHiddenStates ? new List<Tensor> { state } : null;
+        var bridges = new List<Tensor>(_crossLayers);
+        for (int j = 0; ; j++)
+        {
+            if (j >= _split)
+            {
+                var withLn = VisionLnPost.Forward(state);
+                if (trace is not null) trace[$"debug.vision.ln_post.{j - _split}"] = withLn;
+                bridges.Add(Backend.AddScaled(CrossModalImageTransform.Forward(withLn), typeRow));
+            }
+            if (j == _textLayers) break;
+            state = VisionResblocks[j].Forward(state);
+            hidden?.Add(state);
+        }
+        return new ImageEncoding(bridges, state, imageTokenTypeIdx, hidden);
+    }
+
+    /// <summary>Text tower states: [embeddings, after layer 0, ..., after layer L-1].</summary>
+    internal List<Tensor> EncodeTextStates(Tensor inputIds, Tensor? additiveMask, IDictionary<string, Tensor>? trace)
+    {
+        if (inputIds.Rank != 2 || inputIds.DType is not (DType.I64 or DType.I32))
+            throw new ArgumentException($"input_ids: expected (batch, length) I64 or I32, got {inputIds.DType} {inputIds.ShapeString}");
+        if (inputIds.Dim(1) < 1 || inputIds.Dim(0) < 1) throw new ArgumentException($"input_ids: empty shape {inputIds.ShapeString}");
+        var states = new List<Tensor>(_textLayers + 1) { TextEmbeddings.Forward(inputIds, trace) };
+        foreach (var layer in TextLayers) states.Add(layer.Forward(states[^1], additiveMask));
+        return states;
+    }
+
+    /// <summary>(1 - mask) · float.MinValue per key, or null when every token is attended.</summary>
+    internal static Tensor? AdditiveTextMask(Tensor inputIds, Tensor? attentionMask)
+    {
+        if (attentionMask is null) return null;
+        if (!attentionMask.Shape.SequenceEqual(inputIds.Shape))
+            throw new ArgumentException($"attention_mask: shape {attentionMask.ShapeString} differs from input_ids {inputIds.ShapeString}");
+        var m = attentionMask.DType.IsFloatingPoint() ? attentionMask.ToFloatArray().Select(v => (double)v).ToArray()
+            : attentionMask.ToInt64Array().Select(v => (double)v).ToArray();
+        var add = new float[m.Length];
+        for (int i = 0; i < m.Length; i++)
+        {
+            if (m[i] != 0 && m[i] != 1)
+                throw new ArgumentException($"attention_mask: value {m[i]} at flat position {i}; expected 0 (padding) or 1 (token)");
+            add[i] = m[i] == 1 ? 0f : float.MinValue;
+        }
+        return Tensor.FromArray(add, attentionMask.ShapeArray());
+    }
+
+    public void Dispose()
+    {
+        CrossModalTextTransform.Dispose();
+        CrossModalImageTransform.Dispose();
+        VisionEmbeddings.Dispose();
+        foreach (var b in VisionResblocks) b.Dispose();
+        foreach (var l in TextLayers) l.Dispose();
+        foreach (var l in CrossModalImageLayers) l.Dispose();
+        foreach (var l in CrossModalTextLayers) l.Dispose();
+        CrossModalImagePooler.Dispose();
+        CrossModalTextPooler.Dispose();
+        _owned?.Dispose();
+    }
+}

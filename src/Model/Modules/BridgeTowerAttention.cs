@@ -1,0 +1,75 @@
+using BridgeTower.Kernels;
+using BridgeTower.Model.Weights;
+using BridgeTower.Tensors;
+
+namespace BridgeTower.Model.Modules;
+
+/// <summary>
+/// BERT attention block (<c>attention</c> or <c>crossattention</c>): <c>self.{query,key,value}</c>,
+/// softmax(q·kᵀ/√d + mask)·v, then <c>output.dense</c> and LayerNorm(x + ·) (post-LN). With an
+/// encoder stream, keys and values come from it and its mask applies (cross-attention).
+/// </summary>
+public sealed class BridgeTowerAttention : IDisposable
+{
+    private readonly IBackend _backend;
+    private readonly int _heads;
+    private readonly float _scale;
+    public Linear Query { get; }
+    public Linear Key { get; }
+    public Linear Value { get; }
+    public Linear OutputDense { get; }
+    public LayerNorm OutputLayerNorm { get; }
+
+    internal BridgeTowerAttention(WeightBinder w, string prefix, int hidden, int heads, double eps)
+    {
+        _backend = w.Backend;
+        _heads = heads;
+        _scale = (float)(1.0 / Math.Sqrt(hidden / heads));
+        Query = w.Linear($"{prefix}.self.query", hidden, hidden);
+        Key = w.Linear($"{prefix}.self.key", hidden, hidden);
+        Value = w.Linear($"{prefix}.self.value", hidden, hidden);
+        OutputDense = w.Linear($"{prefix}.output.dense", hidden, hidden);
+        OutputLayerNorm = w.LayerNorm($"{prefix}.output.LayerNorm", hidden, eps);
+    }
+
+    /// <param name="mask">additive key mask (B, Tk) of the attended stream, or null for all-visible</param>
+    public Tensor Forward(Tensor x, Tensor? mask, Tensor? encoder, bool wantProbabilities, out Tensor? probabilities)
+    {
+        var source = encoder ?? x;
+        var q = Query.Forward(x);
+        var k = Key.Forward(source);
+        var v = Value.Forward(source);
+        var context = _backend.Attention(q, k, v, _heads, _scale, mask, wantProbabilities, out probabilities);
+        return OutputLayerNorm.Forward(OutputDense.Forward(context), x);
+    }
+
+    public void Dispose()
+    {
+        Query.Dispose(); Key.Dispose(); Value.Dispose(); OutputDense.Dispose();
+    }
+}
+
+/// <summary>BERT feed-forward: <c>intermediate.dense</c> + activation, <c>output.dense</c>, LayerNorm(x + ·).</summary>
+public sealed class BridgeTowerFeedForward : IDisposable
+{
+    private readonly Activation _activation;
+    public Linear IntermediateDense { get; }
+    public Linear OutputDense { get; }
+    public LayerNorm OutputLayerNorm { get; }
+
+    internal BridgeTowerFeedForward(WeightBinder w, string prefix, int hidden, int intermediate, Activation activation, double eps)
+    {
+        _activation = activation;
+        IntermediateDense = w.Linear($"{prefix}.intermediate.dense", hidden, intermediate);
+        OutputDense = w.Linear($"{prefix}.output.dense", intermediate, hidden);
+        OutputLayerNorm = w.LayerNorm($"{prefix}.output.LayerNorm", hidden, eps);
+    }
+
+    public Tensor Forward(Tensor x) =>
+        OutputLayerNorm.Forward(OutputDense.Forward(IntermediateDense.Forward(x, _activation)), x);
+
+    public void Dispose()
+    {
+        IntermediateDense.Dispose(); OutputDense.Dispose();
+    }
+}

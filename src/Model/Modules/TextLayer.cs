@@ -1,0 +1,62 @@
+using BridgeTower.Model.Config;
+using BridgeTower.Model.Weights;
+using BridgeTower.Tensors;
+
+namespace BridgeTower.Model.Modules;
+
+/// <summary><c>text_model.encoder.layer.N</c>: post-LN self-attention then feed-forward.</summary>
+public sealed class TextLayer : IDisposable
+{
+    public BridgeTowerAttention Attention { get; }
+    public BridgeTowerFeedForward FeedForward { get; }
+
+    internal TextLayer(WeightBinder w, string prefix, BridgeTowerTextConfig c)
+    {
+        var act = Activations.Parse(c.HiddenAct, "text_config.hidden_act");
+        Attention = new BridgeTowerAttention(w, $"{prefix}.attention", c.HiddenSize, c.NumAttentionHeads, c.LayerNormEps);
+        FeedForward = new BridgeTowerFeedForward(w, prefix, c.HiddenSize, c.IntermediateSize, act, c.LayerNormEps);
+    }
+
+    public Tensor Forward(Tensor x, Tensor? mask) => FeedForward.Forward(Attention.Forward(x, mask, null, false, out _));
+
+    public void Dispose() { Attention.Dispose(); FeedForward.Dispose(); }
+}
+
+/// <summary>
+/// <c>cross_modal_{text,image}_layers.K</c> (BridgeTowerBertCrossLayer, built from text_config):
+/// self-attention over its own stream, cross-attention to the other stream's input to this layer,
+/// feed-forward. Only the self-attention probabilities are returned, as in the reference.
+/// </summary>
+public sealed class CrossLayer : IDisposable
+{
+    public BridgeTowerAttention Attention { get; }
+    public BridgeTowerAttention CrossAttention { get; }
+    public BridgeTowerFeedForward FeedForward { get; }
+
+    internal CrossLayer(WeightBinder w, string prefix, BridgeTowerTextConfig c)
+    {
+        var act = Activations.Parse(c.HiddenAct, "text_config.hidden_act");
+        Attention = new BridgeTowerAttention(w, $"{prefix}.attention", c.HiddenSize, c.NumAttentionHeads, c.LayerNormEps);
+        CrossAttention = new BridgeTowerAttention(w, $"{prefix}.crossattention", c.HiddenSize, c.NumAttentionHeads, c.LayerNormEps);
+        FeedForward = new BridgeTowerFeedForward(w, prefix, c.HiddenSize, c.IntermediateSize, act, c.LayerNormEps);
+    }
+
+    public Tensor Forward(Tensor x, Tensor other, Tensor? mask, Tensor? otherMask, bool wantProbabilities, out Tensor? selfProbabilities)
+    {
+        var attended = Attention.Forward(x, mask, null, wantProbabilities, out selfProbabilities);
+        var crossed = CrossAttention.Forward(attended, otherMask, other, false, out _);
+        return FeedForward.Forward(crossed);
+    }
+
+    public void Dispose() { Attention.Dispose(); CrossAttention.Dispose(); FeedForward.Dispose(); }
+}
+
+/// <summary><c>cross_modal_{text,image}_pooler</c>: tanh(dense(x[:, 0])).</summary>
+public sealed class Pooler(Linear dense) : IDisposable
+{
+    public Linear Dense { get; } = dense;
+
+    public Tensor Forward(Tensor x) => Dense.Forward(TensorOps.Cls(x), Kernels.Activation.Tanh);
+
+    public void Dispose() => Dense.Dispose();
+}

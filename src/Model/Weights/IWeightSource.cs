@@ -1,0 +1,30 @@
+using BridgeTower.Tensors;
+using BridgeTower.Tensors.Safetensors;
+
+namespace BridgeTower.Model.Weights;
+
+/// <summary>Named tensors a model binds its parameters from (a checkpoint, or tensors built in memory).</summary>
+public interface IWeightSource
+{
+    /// <summary>Where the tensors come from, for error messages.</summary>
+    string Description { get; }
+    IEnumerable<string> Names { get; }
+    bool TryGet(string name, out Tensor tensor);
+}
+
+/// <summary>A safetensors checkpoint directory (single file or sharded); tensors stay memory-mapped.</summary>
+public sealed class CheckpointWeights(Checkpoint checkpoint) : IWeightSource
+{
+    public Checkpoint Checkpoint { get; } = checkpoint;
+    public string Description => Checkpoint.Directory;
+    public IEnumerable<string> Names => Checkpoint.Names;
+    public bool TryGet(string name, out Tensor tensor) => Checkpoint.TryGet(name, out tensor);
+}
+
+/// <summary>Tensors held in a dictionary (tests, random-weight benchmarks, converted checkpoints).</summary>
+public sealed class DictionaryWeights(IReadOnlyDictionary<string, Tensor> tensors, string description = "in-memory weights") : IWeightSource
+{
+    public string Description { get; } = description;
+    public IEnumerable<string> Names => tensors.Keys;
+    public bool TryGet(string name, out Tensor tensor) => tensors.TryGetValue(name, out tensor!);
+}
