@@ -6,7 +6,7 @@ namespace BridgeTower.Preprocessing.Images;
 /// The EXIF orientation tag (0x0112 in IFD0 of a TIFF structure) and the transposition Pillow's
 /// ImageOps.exif_transpose applies for it. Malformed EXIF never fails a load: it reads as 1.
 /// </summary>
-internal static class ExifOrientation
+public static class ExifOrientation
 {
     private const ushort OrientationTag = 0x0112;
 

@@ -26,6 +26,8 @@ public static class ImageLoader
         ArgumentNullException.ThrowIfNull(data);
         options ??= ImageLoadOptions.Default;
         var header = ReadHeader(data, source, options);
+        if (header.Format == ImageFormat.Pnm)
+            return Orient(OtherHeaders.DecodePnm(data, source, options.MaxPixels), header, options);
         ImageResult result;
         try
         {
@@ -40,9 +42,11 @@ public static class ImageLoader
         if (result.Width != header.Width || result.Height != header.Height || result.Data.Length != (long)header.Width * header.Height * 3)
             throw new ImageDecodeException(source,
                 $"decoder returned {result.Width}x{result.Height} ({result.Data.Length} bytes) for a header of {header.Width}x{header.Height}");
-        var image = new RgbImage(result.Width, result.Height, result.Data);
-        return options.ApplyExifOrientation ? ExifOrientation.Apply(image, header.Orientation) : image;
+        return Orient(new RgbImage(result.Width, result.Height, result.Data), header, options);
     }
+
+    private static RgbImage Orient(RgbImage image, ImageHeader header, ImageLoadOptions options) =>
+        options.ApplyExifOrientation ? ExifOrientation.Apply(image, header.Orientation) : image;
 
     /// <summary>
     /// Identifies the format from the first bytes and validates the container (for PNG and JPEG

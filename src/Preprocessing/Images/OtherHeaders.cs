@@ -57,7 +57,27 @@ internal static class OtherHeaders
         return new ImageHeader(ImageFormat.Bmp, (int)w, (int)h);
     }
 
-    public static ImageHeader Pnm(byte[] data, string source, long maxPixels)
+    public static ImageHeader Pnm(byte[] data, string source, long maxPixels) => ParsePnm(data, source, maxPixels).Header;
+
+    /// <summary>
+    /// Binary PGM/PPM pixels (StbImageSharp leaves PNM out): samples are already 8-bit RGB or
+    /// gray, which is replicated like Pillow's L to RGB conversion.
+    /// </summary>
+    public static RgbImage DecodePnm(byte[] data, string source, long maxPixels)
+    {
+        var (header, offset) = ParsePnm(data, source, maxPixels);
+        var image = RgbImage.Black(header.Width, header.Height);
+        if (data[1] == (byte)'6')
+        {
+            data.AsSpan(offset, image.Pixels.Length).CopyTo(image.Pixels);
+            return image;
+        }
+        for (int i = 0; i < header.Width * header.Height; i++)
+            image.Pixels[3 * i] = image.Pixels[3 * i + 1] = image.Pixels[3 * i + 2] = data[offset + i];
+        return image;
+    }
+
+    private static (ImageHeader Header, int Offset) ParsePnm(byte[] data, string source, long maxPixels)
     {
         ImageDecodeException Fail(string reason) => new(source, reason);
         int pos = 2;
@@ -88,7 +108,7 @@ internal static class OtherHeaders
         int channels = data[1] == (byte)'6' ? 3 : 1;
         long needed = pos + w * h * channels;
         if (needed > data.Length) throw Fail($"truncated PNM: pixel data needs {needed} bytes, the file has {data.Length}");
-        return new ImageHeader(ImageFormat.Pnm, (int)w, (int)h);
+        return (new ImageHeader(ImageFormat.Pnm, (int)w, (int)h), pos);
     }
 
     private static bool IsSpace(byte b) => b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r' or 0x0B or 0x0C;
