@@ -33,6 +33,8 @@ public static class ImageLoader
         {
             result = ImageResult.FromMemory(data, ColorComponents.RedGreenBlue);
         }
+        // StbImageSharp keeps its failure reason in a process-wide static: under concurrent failing
+        // decodes the quoted reason may be another call's. The checks above catch the common cases.
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             throw new ImageDecodeException(source, $"cannot decode {header.Format}: {e.Message}", e);
