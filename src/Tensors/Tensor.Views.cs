@@ -6,6 +6,7 @@ public sealed partial class Tensor
     /// <summary>Same elements under a new shape; one dimension may be -1. Copies first if strided.</summary>
     public Tensor Reshape(params int[] shape)
     {
+        ArgumentNullException.ThrowIfNull(shape);
         var resolved = (int[])shape.Clone();
         long known = 1;
         int infer = -1;
@@ -17,7 +18,9 @@ public sealed partial class Tensor
                 infer = i;
             }
             else if (resolved[i] < 0) throw new ArgumentException($"reshape {ShapeMath.Format(shape)}: negative dimension");
-            else known = checked(known * resolved[i]);
+            else if (resolved[i] != 0 && known > long.MaxValue / resolved[i])
+                throw new ArgumentException($"cannot reshape {ShapeString} into {ShapeMath.Format(shape)}: too many elements");
+            else known *= resolved[i];
         }
         long count = ElementCount;
         if (infer >= 0)

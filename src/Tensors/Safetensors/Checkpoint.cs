@@ -47,9 +47,14 @@ public sealed class Checkpoint : IDisposable
     {
         string dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(indexPath))!;
         Dictionary<string, string> weightMap;
+        long indexLength = new FileInfo(indexPath).Length;
+        if (indexLength > SafetensorsFile.MaxHeaderBytes)
+            throw new SafetensorsException(indexPath, null, $"index is {indexLength} bytes, over the limit of {SafetensorsFile.MaxHeaderBytes}");
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw new SafetensorsException(indexPath, null, "index must be a JSON object with a 'weight_map'");
             if (!doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
                 throw new SafetensorsException(indexPath, null, "index has no 'weight_map' object");
             weightMap = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -58,7 +63,7 @@ public sealed class Checkpoint : IDisposable
                 if (kv.Value.ValueKind != JsonValueKind.String)
                     throw new SafetensorsException(indexPath, kv.Name, "weight_map value must be a file name");
                 string file = kv.Value.GetString()!;
-                if (file.Contains('/') || file.Contains('\\') || file.Contains(".."))
+                if (file.Length == 0 || file.Contains('/') || file.Contains('\\') || file.Contains("..") || file.Contains('\0'))
                     throw new SafetensorsException(indexPath, kv.Name, $"shard name '{file}' must be a plain file name in the same directory");
                 weightMap[kv.Name] = file;
             }
@@ -67,7 +72,13 @@ public sealed class Checkpoint : IDisposable
         {
             throw new SafetensorsException(indexPath, null, $"index is not valid JSON ({e.Message})", e);
         }
+        catch (InvalidOperationException e)
+        {
+            throw new SafetensorsException(indexPath, null, $"index holds a string that is not valid text ({e.Message})", e);
+        }
 
+        if (weightMap.Count == 0)
+            throw new SafetensorsException(indexPath, null, "weight_map lists no tensors");
         var shards = weightMap.Values.Distinct().Order(StringComparer.Ordinal).Select(f => System.IO.Path.Combine(dir, f)).ToList();
         var checkpoint = FromFiles(dir, shards);
         try
