@@ -54,7 +54,9 @@ public sealed unsafe partial class Tensor
     public static Tensor FromBytes(DType dtype, ReadOnlySpan<byte> bytes, params int[] shape)
     {
         long count = ShapeMath.ElementCount(shape);
-        long needed = count * dtype.SizeOf();
+        long needed = count > long.MaxValue / dtype.SizeOf()
+            ? throw new ArgumentException($"a {dtype} tensor of shape {ShapeMath.Format(shape)} has more bytes than a 64-bit count holds")
+            : count * dtype.SizeOf();
         if (bytes.Length != needed)
             throw new ArgumentException($"{bytes.Length} bytes cannot fill a {dtype} tensor of shape {ShapeMath.Format(shape)} ({needed} bytes)");
         var t = Zeros(dtype, shape);

@@ -14,10 +14,10 @@ public sealed partial class Tensor
         {
             if (resolved[i] == -1)
             {
-                if (infer >= 0) throw new ArgumentException($"reshape {ShapeMath.Format(shape)}: only one dimension can be -1");
+                if (infer >= 0) throw new ArgumentException($"cannot reshape {ShapeString} into {ShapeMath.Format(shape)}: only one dimension can be -1");
                 infer = i;
             }
-            else if (resolved[i] < 0) throw new ArgumentException($"reshape {ShapeMath.Format(shape)}: negative dimension");
+            else if (resolved[i] < 0) throw new ArgumentException($"cannot reshape {ShapeString} into {ShapeMath.Format(shape)}: negative dimension");
             else if (resolved[i] != 0 && known > long.MaxValue / resolved[i])
                 throw new ArgumentException($"cannot reshape {ShapeString} into {ShapeMath.Format(shape)}: too many elements");
             else known *= resolved[i];
@@ -46,7 +46,7 @@ public sealed partial class Tensor
         for (int i = 0; i < Rank; i++)
         {
             int d = NormalizeDim(dims[i]);
-            if (seen[d]) throw new ArgumentException($"permute {ShapeMath.Format(dims)} repeats dimension {d}");
+            if (seen[d]) throw new ArgumentException($"permute {ShapeMath.Format(dims)} of shape {ShapeString} repeats dimension {d}");
             seen[d] = true;
             shape[i] = _shape[d];
             strides[i] = _strides[d];
