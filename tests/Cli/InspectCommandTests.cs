@@ -119,3 +119,31 @@ public sealed class InspectCommandTests : IDisposable
         Assert.Contains("inspect", stdout);
     }
 }
+
+[Collection(ConsoleCollection.Name)]
+public sealed class InspectPyTorchTests
+{
+    [SharedFact]
+    public void A_pytorch_model_bin_directory_is_inspected_too()
+    {
+        var writer = new StringWriter();
+        int code = new InspectCommand(writer).Run([SharedData.Path("fixtures", "checkpoints", "bin-views")], default);
+        Assert.Equal(0, code);
+        string text = writer.ToString();
+        Assert.Contains("pytorch_model.bin", text);
+        Assert.Matches(@"extra\.transposed_view\s+F32\s+\[", text);
+        Assert.Contains("total: 296 tensors", text);
+    }
+
+    [SharedFact]
+    public void A_hostile_pickle_is_one_line_naming_the_file()
+    {
+        string path = SharedData.Path("fixtures", "checkpoints", "hostile", "os_system.bin");
+        var (code, stdout, stderr) = CliRunner.Run("inspect", path);
+        Assert.Equal(BridgeTower.Cli.CommandLine.ExitError, code);
+        Assert.Equal("", stdout);
+        Assert.Single(stderr.TrimEnd().Split('\n'));
+        Assert.Contains(path, stderr);
+        Assert.Contains("refusing global", stderr);
+    }
+}

@@ -21,11 +21,12 @@ public sealed class InspectCommand : ICommand
     public string Name => "inspect";
     public string Summary => "print a checkpoint's config and its tensors (name, dtype, shape, bytes)";
     public string Usage => """
-        usage: bridgetower inspect <model dir | model.safetensors | model.safetensors.index.json> [--no-tensors]
+        usage: bridgetower inspect <model dir | .safetensors | .safetensors.index.json | pytorch_model.bin> [--no-tensors]
 
         Prints the main fields of config.json (when the directory has one) and a table of the
         checkpoint's tensors with dtype, shape and size, then the totals (tensors, parameters, bytes).
-        Sharded checkpoints are read through model.safetensors.index.json.
+        Sharded checkpoints are read through model.safetensors.index.json; a directory with only a
+        pytorch_model.bin is read with a restricted unpickler that runs nothing from the file.
 
           --no-tensors   print the config and totals only
         """;
@@ -144,19 +145,18 @@ public sealed class InspectCommand : ICommand
 
     private static void WriteTensors(TextWriter output, Checkpoint checkpoint, bool table)
     {
-        var rows = checkpoint.Files
-            .SelectMany(f => f.Names.Select(n => (Name: n, Tensor: f[n], File: f)))
-            .ToList();
-        output.WriteLine(checkpoint.Files.Count == 1
-            ? $"tensors: {checkpoint.Files[0].Path}"
-            : $"tensors: {checkpoint.Files.Count} shards in {checkpoint.Directory}");
+        var rows = checkpoint.Names.Select(n => (Name: n, Tensor: checkpoint[n])).ToList();
+        var sources = checkpoint.SourcePaths;
+        output.WriteLine(sources.Count == 1
+            ? $"tensors: {sources[0]}"
+            : $"tensors: {sources.Count} shards in {checkpoint.Directory}");
 
         if (table)
         {
             int nameWidth = Math.Max("name".Length, rows.Count == 0 ? 0 : rows.Max(r => r.Name.Length));
             int shapeWidth = Math.Max("shape".Length, rows.Count == 0 ? 0 : rows.Max(r => r.Tensor.ShapeString.Length));
             output.WriteLine($"{"name".PadRight(nameWidth)}  {"dtype",-5}  {"shape".PadRight(shapeWidth)}  {"bytes",12}");
-            foreach (var (name, tensor, _) in rows)
+            foreach (var (name, tensor) in rows)
                 output.WriteLine($"{name.PadRight(nameWidth)}  {tensor.DType.SafetensorsName(),-5}  {tensor.ShapeString.PadRight(shapeWidth)}  {tensor.ByteCount,12}");
             output.WriteLine();
         }
