@@ -86,7 +86,7 @@ public sealed class PyTorchFile : IDisposable
         if (root is not PickledDict dict)
             throw new PyTorchFormatException(path, null, "the pickle does not hold a state dict (a dict of tensors)");
 
-        var storages = new Dictionary<string, ManagedStorage>(StringComparer.Ordinal);
+        var storages = new Dictionary<string, (ManagedStorage Storage, PickledStorage Declared)>(StringComparer.Ordinal);
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         var names = new List<string>();
         foreach (var (key, value) in dict.Items)
@@ -101,7 +101,7 @@ public sealed class PyTorchFile : IDisposable
     }
 
     private static Tensor Build(string path, string name, PickledTensor t, ZipArchive zip, string prefix,
-        Dictionary<string, ManagedStorage> storages, long fileLength)
+        Dictionary<string, (ManagedStorage Storage, PickledStorage Declared)> storages, long fileLength)
     {
         var s = t.Storage;
         if (t.Size.Length != t.Stride.Length || t.Size.Length > 16)
@@ -113,7 +113,14 @@ public sealed class PyTorchFile : IDisposable
         if (t.Stride.Any(x => x < 0) || t.Offset < 0)
             throw new PyTorchFormatException(path, name, $"negative stride {ShapeMath.Format(t.Stride)} or offset {t.Offset}");
 
-        if (!storages.TryGetValue(s.Key, out var storage))
+        ManagedStorage storage;
+        if (storages.TryGetValue(s.Key, out var known))
+        {
+            if (known.Declared != s)
+                throw new PyTorchFormatException(path, name, $"storage '{s.Key}' is referenced with two different types or sizes");
+            storage = known.Storage;
+        }
+        else
         {
             var entry = zip.GetEntry($"{prefix}data/{s.Key}")
                 ?? throw new PyTorchFormatException(path, name, $"storage '{s.Key}' is missing from the archive");
@@ -124,10 +131,8 @@ public sealed class PyTorchFile : IDisposable
             storage = new ManagedStorage(entry.Length);
             var bytes = ReadEntry(path, entry, entry.Length, fileLength);
             unsafe { bytes.AsSpan().CopyTo(new Span<byte>(storage.Pointer, bytes.Length)); }
-            storages[s.Key] = storage;
+            storages[s.Key] = (storage, s);
         }
-        else if (storages[s.Key].ByteLength != s.ElementCount * s.DType.SizeOf())
-            throw new PyTorchFormatException(path, name, $"storage '{s.Key}' is referenced with two different types or sizes");
 
         try
         {
