@@ -165,8 +165,8 @@ public class FixtureCheckpointTests
             for (int i = 0; i < f32.Length; i++)
             {
                 // torch rounds to nearest even: same bits as ours, and within half a bf16 ulp (8-bit significand: 2^-8 relative).
-                Assert.Equal(BFloat16.FromSingle(f32[i]), bits[i]);
-                Assert.True(Math.Abs(loaded[i] - f32[i]) <= Math.Abs(f32[i]) / 256, $"{name}[{i}]: {loaded[i]} vs {f32[i]}");
+                if (BFloat16.FromSingle(f32[i]) != bits[i] || Math.Abs(loaded[i] - f32[i]) > Math.Abs(f32[i]) / 256)
+                    Assert.Fail($"{name}[{i}]: bf16 bits 0x{bits[i]:X4} ({loaded[i]}) for f32 {f32[i]}, expected 0x{BFloat16.FromSingle(f32[i]):X4}");
             }
         }
     }
