@@ -24,6 +24,8 @@ public sealed class BpeModel
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheLookup;
     private readonly int _cacheCapacity;
+    // ConcurrentDictionary.Count takes every lock; an approximate count is enough for the capacity limit.
+    private int _cachedCount;
 
     public int MergeCount { get; }
 
@@ -97,13 +99,14 @@ public sealed class BpeModel
             return;
         }
         int[] result = Compute(piece);
-        if (piece.Length <= MaxCachedPieceLength && _cache.Count < _cacheCapacity)
-            _cacheLookup.TryAdd(piece, result);
+        if (piece.Length <= MaxCachedPieceLength && Volatile.Read(ref _cachedCount) < _cacheCapacity
+            && _cacheLookup.TryAdd(piece, result))
+            Interlocked.Increment(ref _cachedCount);
         ids.AddRange(result);
     }
 
     /// <summary>Number of pieces in the cache (for tests and diagnostics).</summary>
-    public int CachedPieces => _cache.Count;
+    public int CachedPieces => Volatile.Read(ref _cachedCount);
 
     private static long Key(int left, int right) => ((long)left << 32) | (uint)right;
 
@@ -133,29 +136,60 @@ public sealed class BpeModel
         }
     }
 
-    /// <summary>Merges in place; returns the new length.</summary>
+    /// <summary>
+    /// Merges in place; returns the new length. The rank of each adjacent pair is kept in a side
+    /// array and looked up again only next to a merge, so a pass costs one scan, not one lookup per pair.
+    /// </summary>
     private int Merge(Span<int> word)
     {
+        const int Dirty = -1, None = int.MaxValue;
         int n = word.Length;
-        while (n > 1)
+        if (n < 2) return n;
+        int[]? rented = null;
+        Span<int> side = n <= 128 ? stackalloc int[2 * n] : (rented = ArrayPool<int>.Shared.Rent(2 * n)).AsSpan(0, 2 * n);
+        Span<int> rank = side[..n], merged = side[n..];
+        try
         {
-            int bestRank = int.MaxValue, bestLeft = 0, bestRight = 0, bestMerged = 0;
-            for (int p = 0; p + 1 < n; p++)
+            for (int p = 0; p + 1 < n; p++) Lookup(word, rank, merged, p);
+            while (n > 1)
             {
-                if (_merges.TryGetValue(Key(word[p], word[p + 1]), out var m) && m.Rank < bestRank)
+                int best = -1, bestRank = None;
+                for (int p = 0; p + 1 < n; p++)
+                    if (rank[p] < bestRank) { bestRank = rank[p]; best = p; }
+                if (best < 0) break;
+                // best is the leftmost occurrence (equal pairs have equal ranks): merge them all from there.
+                int left = word[best], right = word[best + 1], result = merged[best];
+                int w = best;
+                for (int r = best; r < n; w++)
                 {
-                    bestRank = m.Rank; bestLeft = word[p]; bestRight = word[p + 1]; bestMerged = m.Merged;
+                    if (r + 1 < n && word[r] == left && word[r + 1] == right)
+                    {
+                        word[w] = result;
+                        rank[w] = Dirty;
+                        if (w > 0) rank[w - 1] = Dirty;
+                        r += 2;
+                    }
+                    else
+                    {
+                        word[w] = word[r]; rank[w] = rank[r]; merged[w] = merged[r];
+                        r++;
+                    }
                 }
+                n = w;
+                for (int p = 0; p + 1 < n; p++)
+                    if (rank[p] == Dirty) Lookup(word, rank, merged, p);
             }
-            if (bestRank == int.MaxValue) break;
-            int w = 0;
-            for (int r = 0; r < n;)
-            {
-                if (r + 1 < n && word[r] == bestLeft && word[r + 1] == bestRight) { word[w++] = bestMerged; r += 2; }
-                else word[w++] = word[r++];
-            }
-            n = w;
+            return n;
         }
-        return n;
+        finally
+        {
+            if (rented is not null) ArrayPool<int>.Shared.Return(rented);
+        }
+    }
+
+    private void Lookup(Span<int> word, Span<int> rank, Span<int> merged, int p)
+    {
+        if (_merges.TryGetValue(Key(word[p], word[p + 1]), out var m)) { rank[p] = m.Rank; merged[p] = m.Merged; }
+        else rank[p] = int.MaxValue;
     }
 }

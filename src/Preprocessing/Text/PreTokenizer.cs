@@ -84,16 +84,19 @@ public static class PreTokenizer
     /// <summary>Python's <c>str.isspace</c>: White_Space plus the information separators U+001C..U+001F.</summary>
     public static bool IsPythonSpace(char c) => IsWhiteSpace(c) || c is >= '\u001C' and <= '\u001F';
 
+    private static readonly Kind[] AsciiKinds = Enumerable.Range(0, 128).Select(i => (char)i switch
+    {
+        >= 'a' and <= 'z' or >= 'A' and <= 'Z' => Kind.Letter,
+        >= '0' and <= '9' => Kind.Number,
+        var c when IsWhiteSpace(c) => Kind.Space,
+        _ => Kind.Other,
+    }).ToArray();
+
     private static Kind Classify(ReadOnlySpan<char> s, int i, out int width)
     {
         char c = s[i];
         width = 1;
-        if (c < 0x80)
-        {
-            if ((uint)((c | 0x20) - 'a') <= 'z' - 'a') return Kind.Letter;
-            if ((uint)(c - '0') <= 9) return Kind.Number;
-            return IsWhiteSpace(c) ? Kind.Space : Kind.Other;
-        }
+        if (c < 0x80) return AsciiKinds[c];
         UnicodeCategory category;
         if (char.IsHighSurrogate(c) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1]))
         {
