@@ -61,7 +61,7 @@ public sealed class BpeModel
         }
         for (int b = 0; b < 256; b++) _byteSymbol[b] = Symbol(ByteLevel.ByteToChar((byte)b).ToString());
 
-        _merges = new Dictionary<long, (int, int)>(merges.Count);
+        _merges = new Dictionary<long, (int, int)>(merges.Count, PairKeyComparer.Instance);
         for (int rank = 0; rank < merges.Count; rank++)
         {
             var (left, right) = merges[rank];
@@ -109,6 +109,17 @@ public sealed class BpeModel
     public int CachedPieces => Volatile.Read(ref _cachedCount);
 
     private static long Key(int left, int right) => ((long)left << 32) | (uint)right;
+
+    /// <summary>
+    /// long.GetHashCode is high ^ low, which for two small symbol ids collides heavily (every pair
+    /// with the same XOR); a multiplicative mix spreads the pairs over the buckets.
+    /// </summary>
+    private sealed class PairKeyComparer : IEqualityComparer<long>
+    {
+        public static readonly PairKeyComparer Instance = new();
+        public bool Equals(long x, long y) => x == y;
+        public int GetHashCode(long key) => (int)(((ulong)key * 0x9E3779B97F4A7C15UL) >> 32);
+    }
 
     private int[] Compute(ReadOnlySpan<char> piece)
     {
