@@ -16,15 +16,6 @@ public static class ByteLevel
     /// <summary>The byte a byte-level character stands for, or -1 when the character is not in the table.</summary>
     public static int CharToByte(char c) => c < CharToByteTable.Length ? CharToByteTable[c] : -1;
 
-    /// <summary>The byte-level string of some bytes (what a pre-tokenized piece becomes before BPE).</summary>
-    public static string Encode(ReadOnlySpan<byte> bytes)
-    {
-        return string.Create(bytes.Length, bytes.ToArray(), static (dst, src) =>
-        {
-            for (int i = 0; i < src.Length; i++) dst[i] = ByteToCharTable[src[i]];
-        });
-    }
-
     private static char[] BuildByteToChar()
     {
         var table = new char[256];

@@ -52,6 +52,23 @@ public sealed class LoadingTests : IDisposable
         Assert.False(processor.AddPrefixSpace);
     }
 
+    [SharedFact]
+    public void ConfigFilesOverrideTheDefaults()
+    {
+        File.Copy(RobertaFile("vocab.json"), Path.Combine(_temp, "vocab.json"));
+        File.Copy(RobertaFile("merges.txt"), Path.Combine(_temp, "merges.txt"));
+        // model_max_length 1e30 means "no limit" in Hugging Face: the default 512 stays.
+        File.WriteAllText(Path.Combine(_temp, "tokenizer_config.json"),
+            "{\"model_max_length\": 1e30, \"clean_up_tokenization_spaces\": false, \"add_prefix_space\": true}");
+        // A <mask> without lstrip keeps the space before it as a lone \"Ġ\".
+        File.WriteAllText(Path.Combine(_temp, "special_tokens_map.json"),
+            "{\"mask_token\": {\"content\": \"<mask>\", \"lstrip\": false, \"rstrip\": false}}");
+        var tok = RobertaTokenizer.FromDirectory(_temp);
+        Assert.Equal(512, tok.ModelMaxLength);
+        Assert.Equal(["Ġa", "Ġ", "<mask>"], tok.Tokenize("a <mask>"));
+        Assert.Equal("Hello .", tok.Decode(tok.EncodeToIds("Hello .")).TrimStart());
+    }
+
     [Fact]
     public void MissingDirectoryAndMissingFilesAreNamed()
     {
