@@ -1,11 +1,159 @@
+using System.Diagnostics;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using BridgeTower.Kernels;
+using BridgeTower.Kernels.Cpu;
+using BridgeTower.Tensors;
+
 namespace BridgeTower.Bench;
 
-/// <summary>Script-friendly measurements that finish in seconds and end with one parsable line.</summary>
+/// <summary>
+/// Script-friendly measurements that finish in seconds and end with one parsable line
+/// "GFLOP/s: X" (the median over repeated calls after a warm-up).
+///   quick gemm M N K [--threads T]       C = A(M,K)·B(K,N), B packed on every call (like BLAS sgemm)
+///   quick linear M N K [--threads T]     y = x(M,K)·Wᵀ, W (N,K) packed once (the model's Linear)
+///   quick attention B H TQ TK D [--threads T]
+///   quick peak [--threads T]             independent Vector256 FMA chains on T threads
+/// </summary>
 public static class Quick
 {
+    private const double TargetSeconds = 2.0;
+
     public static int Run(string[] args)
     {
-        Console.Error.WriteLine("usage: quick <gemm|attention|peak> ...");
+        try
+        {
+            int threads = Environment.ProcessorCount;
+            var rest = new List<string>();
+            for (int i = 0; i < args.Length; i++)
+            {
+                if (args[i] == "--threads" && i + 1 < args.Length) threads = int.Parse(args[++i]);
+                else rest.Add(args[i]);
+            }
+            if (rest.Count == 0) return Usage();
+            int[] n = rest.Skip(1).Select(int.Parse).ToArray();
+            double gflops = rest[0] switch
+            {
+                "gemm" when n.Length == 3 => Gemm(n[0], n[1], n[2], threads, prepacked: false),
+                "linear" when n.Length == 3 => Gemm(n[0], n[1], n[2], threads, prepacked: true),
+                "attention" when n.Length == 5 => Attention(n[0], n[1], n[2], n[3], n[4], threads),
+                "peak" when n.Length == 0 => Peak(threads),
+                _ => double.NaN,
+            };
+            if (double.IsNaN(gflops)) return Usage();
+            Console.WriteLine($"GFLOP/s: {gflops:F1}");
+            return 0;
+        }
+        catch (FormatException e)
+        {
+            Console.Error.WriteLine($"quick: {e.Message}");
+            return Usage();
+        }
+    }
+
+    private static int Usage()
+    {
+        Console.Error.WriteLine("usage: quick gemm|linear M N K [--threads T] | quick attention B H TQ TK D [--threads T] | quick peak [--threads T]");
         return 2;
+    }
+
+    private static Tensor Random(int seed, params int[] shape)
+    {
+        var rng = new Random(seed);
+        var data = new float[ShapeMath.ElementCount(shape)];
+        for (int i = 0; i < data.Length; i++) data[i] = (float)(rng.NextDouble() * 2 - 1);
+        return Tensor.FromArray(data, shape);
+    }
+
+    private static double Gemm(int m, int n, int k, int threads, bool prepacked)
+    {
+        using var cpu = new CpuBackend(threads);
+        var a = Random(1, m, k);
+        Action call;
+        if (prepacked)
+        {
+            var w = cpu.PrepareLinear(Random(2, n, k), null);
+            call = () => cpu.Linear(a, w);
+        }
+        else
+        {
+            var b = Random(2, k, n);
+            call = () => cpu.MatMul(a, b);
+        }
+        Console.WriteLine($"{(prepacked ? "linear (prepacked weight)" : "gemm")} {m}x{k}·{k}x{n}, {cpu.Name}");
+        return Measure(2.0 * m * n * k, call);
+    }
+
+    private static double Attention(int b, int h, int tq, int tk, int d, int threads)
+    {
+        using var cpu = new CpuBackend(threads);
+        var q = Random(1, b, tq, h * d);
+        var k = Random(2, b, tk, h * d);
+        var v = Random(3, b, tk, h * d);
+        var mask = Tensor.Zeros(b, tk);
+        float scale = 1f / MathF.Sqrt(d);
+        Console.WriteLine($"attention B={b} H={h} Tq={tq} Tk={tk} D={d}, {cpu.Name}");
+        return Measure(4.0 * b * h * tq * tk * d, () => cpu.Attention(q, k, v, h, scale, mask, false, out _));
+    }
+
+    /// <summary>Runs call until TargetSeconds have passed (at least 5 timed calls) and returns the median rate.</summary>
+    internal static double Measure(double flops, Action call)
+    {
+        call(); call();
+        var times = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (times.Count < 5 || (total.Elapsed.TotalSeconds < TargetSeconds && times.Count < 10_000))
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            call();
+            times.Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
+        }
+        times.Sort();
+        double median = times[times.Count / 2];
+        Console.WriteLine($"calls: {times.Count}, median {median * 1e3:F3} ms, best {times[0] * 1e3:F3} ms ({flops / times[0] / 1e9:F1} GFLOP/s)");
+        return flops / median / 1e9;
+    }
+
+    /// <summary>The FMA throughput ceiling: per thread, 12 independent Vector256 FMA chains (enough to cover latency × 2 pipes).</summary>
+    internal static double Peak(int threads)
+    {
+        if (!Fma.IsSupported) throw new PlatformNotSupportedException("quick peak needs AVX2+FMA");
+        const long iterations = 20_000_000;
+        double best = 0;
+        for (int round = 0; round < 3; round++)
+        {
+            using var barrier = new Barrier(threads + 1);
+            var workers = Enumerable.Range(0, threads).Select(_ => new Thread(() =>
+            {
+                barrier.SignalAndWait();
+                FmaLoop(iterations);
+                barrier.SignalAndWait();
+            })).ToList();
+            workers.ForEach(w => w.Start());
+            barrier.SignalAndWait();
+            long t0 = Stopwatch.GetTimestamp();
+            barrier.SignalAndWait();
+            double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            workers.ForEach(w => w.Join());
+            best = Math.Max(best, threads * iterations * 12 * 16 / seconds / 1e9);
+        }
+        Console.WriteLine($"peak: {threads} threads x 12 independent Vector256 FMA chains (best of 3)");
+        return best;
+    }
+
+    private static float FmaLoop(long iterations)
+    {
+        var m = Vector256.Create(0.999999f);
+        var c = Vector256.Create(1e-7f);
+        Vector256<float> a0 = Vector256.Create(1f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+        Vector256<float> a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+        for (long i = 0; i < iterations; i++)
+        {
+            a0 = Fma.MultiplyAdd(a0, m, c); a1 = Fma.MultiplyAdd(a1, m, c); a2 = Fma.MultiplyAdd(a2, m, c);
+            a3 = Fma.MultiplyAdd(a3, m, c); a4 = Fma.MultiplyAdd(a4, m, c); a5 = Fma.MultiplyAdd(a5, m, c);
+            a6 = Fma.MultiplyAdd(a6, m, c); a7 = Fma.MultiplyAdd(a7, m, c); a8 = Fma.MultiplyAdd(a8, m, c);
+            a9 = Fma.MultiplyAdd(a9, m, c); a10 = Fma.MultiplyAdd(a10, m, c); a11 = Fma.MultiplyAdd(a11, m, c);
+        }
+        return Vector256.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
     }
 }

@@ -20,7 +20,10 @@ public class GemmTests
     }
 
     private static Func<double, double> GemmTolerance(int k, Tensor a, Tensor b)
-        => _ => 1e-6 * Math.Sqrt(Math.Max(k, 1)) * Math.Max(MaxAbs(a) * MaxAbs(b), 1e-30) + 1e-12;
+    {
+        double bound = 1e-6 * Math.Sqrt(Math.Max(k, 1)) * Math.Max(MaxAbs(a) * MaxAbs(b), 1e-30) + 1e-12;
+        return _ => bound;
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -73,7 +76,8 @@ public class GemmTests
         using var prepared = cpu.PrepareLinear(w, bias);
         var actual = cpu.Linear(x, prepared, activation, residual);
         // The activations are 1-Lipschitz up to GELU's 1.13, so the GEMM bound carries through.
-        AssertClose(expected, actual, v => 1.2e-6 * Math.Sqrt(inF) * MaxAbs(x) * MaxAbs(w) + 1e-6 * (1 + Math.Abs(v)),
+        double gemmBound = 1.2e-6 * Math.Sqrt(inF) * MaxAbs(x) * MaxAbs(w);
+        AssertClose(expected, actual, v => gemmBound + 1e-6 * (1 + Math.Abs(v)),
             $"linear {rows}x{inF}->{outF} {activation} bias={withBias} residual={withResidual}");
     }
 

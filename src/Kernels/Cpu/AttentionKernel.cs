@@ -6,8 +6,8 @@ namespace BridgeTower.Kernels.Cpu;
 
 /// <summary>
 /// Fused multi-head attention with an online (flash-style) softmax. A task is one (batch, head,
-/// chunk of QC queries); it copies Kᵀ in KB-key blocks and V with the head width padded to 16 into
-/// a per-thread buffer (the copies are 1/QC of the work), then for each group of R queries walks
+/// chunk of up to MaxQC queries); it copies Kᵀ in KB-key blocks and V with the head width padded to 16 into
+/// a per-thread buffer (the copies are ~1/chunk of the work), then for each group of R queries walks
 /// the key blocks: scores = q·Kᵀ·scale + mask for KB keys, running max/sum update, O += P·V.
 /// Scores never leave L1. A row whose keys are all float.MinValue has equal scores, so it gets
 /// uniform weights exactly as the reference does; masks below float.MinValue (e.g. -inf) are
@@ -15,7 +15,7 @@ namespace BridgeTower.Kernels.Cpu;
 /// </summary>
 internal static unsafe class AttentionKernel
 {
-    private const int QC = 64, R = 4, KB = 64;
+    private const int MaxQC = 256, R = 6, KB = 64;
 
     public readonly struct Args
     {
@@ -45,15 +45,17 @@ internal static unsafe class AttentionKernel
     public static void Run(WorkerPool pool, SimdLevel simd, Args args)
     {
         if (args.Batch == 0 || args.Tq == 0 || args.Heads == 0) return;
-        int chunks = (args.Tq + QC - 1) / QC;
+        // Few, large query chunks: the Kᵀ/V copies are paid once per chunk.
+        int chunks = (args.Tq + MaxQC - 1) / MaxQC;
+        int qc = (args.Tq + chunks - 1) / chunks;
         int tasks = args.Batch * args.Heads * chunks;
         long flops = 4L * args.Batch * args.Heads * args.Tq * args.Tk * args.D;
         void Task(int t)
         {
             int b = t / (args.Heads * chunks), rest = t % (args.Heads * chunks);
-            int h = rest / chunks, q0 = rest % chunks * QC;
-            if (simd == SimdLevel.Avx2Fma) RunAvx(args, b, h, q0, Math.Min(QC, args.Tq - q0));
-            else Scalar(args, b, h, q0, Math.Min(QC, args.Tq - q0));
+            int h = rest / chunks, q0 = rest % chunks * qc;
+            if (simd == SimdLevel.Avx2Fma) RunAvx(args, b, h, q0, Math.Min(qc, args.Tq - q0));
+            else Scalar(args, b, h, q0, Math.Min(qc, args.Tq - q0));
         }
         if (flops < 1 << 20 || tasks == 1) { for (int t = 0; t < tasks; t++) Task(t); }
         else pool.Run(tasks, Task);
@@ -70,11 +72,16 @@ internal static unsafe class AttentionKernel
         float* vp = kt + ktLen, mask = vp + vLen, qb = mask + tkPad, s = qb + R * dp, o = s + R * KB;
         float* kSrc = (float*)a.K + b * a.KBatch + h * d;
         float* vSrc = (float*)a.V + b * a.VBatch + h * d;
-        for (int j = 0; j < tkPad; j++)
+        for (int blk = 0; blk < blocks; blk++)
         {
-            float* dst = kt + (long)(j / KB) * d * KB + j % KB;
-            if (j < tk) { float* kr = kSrc + j * a.KRow; for (int e = 0; e < d; e++) dst[e * KB] = kr[e]; }
-            else for (int e = 0; e < d; e++) dst[e * KB] = 0f;
+            float* dst = kt + (long)blk * d * KB;
+            int j0 = blk * KB, kn = Math.Min(KB, tk - j0);
+            for (int e = 0; e < d; e++, dst += KB)
+            {
+                float* kr = kSrc + j0 * a.KRow + e;
+                for (int j = 0; j < kn; j++) dst[j] = kr[j * a.KRow];
+                for (int j = kn; j < KB; j++) dst[j] = 0f;
+            }
         }
         for (int j = 0; j < tk; j++)
         {
@@ -111,17 +118,17 @@ internal static unsafe class AttentionKernel
             for (int blk = 0; blk < blocks; blk++)
             {
                 float* ktb = kt + (long)blk * d * KB;
-                int j0 = blk * KB, kn = Math.Min(KB, tk - j0);
-                // S[R][KB] = Q·Kᵀ: 4 rows x 16 keys per pass = 8 independent FMA chains.
-                for (int c = 0; c < KB; c += 16)
+                int j0 = blk * KB, kn = Math.Min(KB, tk - j0), kw = (kn + 15) & ~15; // short key rows: no work on padding beyond 16
+                // S[R][KB] = Q·Kᵀ: 6 rows x 16 keys per pass = 12 independent FMA chains (covers FMA latency x 2 pipes).
+                for (int c = 0; c < kw; c += 16)
                 {
-                    Vector256<float> s00 = default, s01 = default, s10 = default, s11 = default;
-                    Vector256<float> s20 = default, s21 = default, s30 = default, s31 = default;
+                    Vector256<float> s00 = default, s01 = default, s10 = default, s11 = default, s20 = default, s21 = default;
+                    Vector256<float> s30 = default, s31 = default, s40 = default, s41 = default, s50 = default, s51 = default;
                     float* kc = ktb + c;
                     for (int e = 0; e < d; e++, kc += KB)
                     {
-                        var k0 = System.Runtime.Intrinsics.X86.Avx.LoadVector256(kc);
-                        var k1 = System.Runtime.Intrinsics.X86.Avx.LoadVector256(kc + 8);
+                        var k0 = Vector256.Load(kc);
+                        var k1 = Vector256.Load(kc + 8);
                         var q = Vector256.Create(qb[e]);
                         s00 = Fma.MultiplyAdd(q, k0, s00); s01 = Fma.MultiplyAdd(q, k1, s01);
                         q = Vector256.Create(qb[dp + e]);
@@ -130,40 +137,50 @@ internal static unsafe class AttentionKernel
                         s20 = Fma.MultiplyAdd(q, k0, s20); s21 = Fma.MultiplyAdd(q, k1, s21);
                         q = Vector256.Create(qb[3 * dp + e]);
                         s30 = Fma.MultiplyAdd(q, k0, s30); s31 = Fma.MultiplyAdd(q, k1, s31);
+                        q = Vector256.Create(qb[4 * dp + e]);
+                        s40 = Fma.MultiplyAdd(q, k0, s40); s41 = Fma.MultiplyAdd(q, k1, s41);
+                        q = Vector256.Create(qb[5 * dp + e]);
+                        s50 = Fma.MultiplyAdd(q, k0, s50); s51 = Fma.MultiplyAdd(q, k1, s51);
                     }
                     var m0 = Vector256.Load(mask + j0 + c);
                     var m1 = Vector256.Load(mask + j0 + c + 8);
                     // fp32 semantics of the reference: (score·scale) rounded, then + mask.
-                    Vector256.Store(s00 * scale + m0, s + c); Vector256.Store(s01 * scale + m1, s + c + 8);
-                    Vector256.Store(s10 * scale + m0, s + KB + c); Vector256.Store(s11 * scale + m1, s + KB + c + 8);
-                    Vector256.Store(s20 * scale + m0, s + 2 * KB + c); Vector256.Store(s21 * scale + m1, s + 2 * KB + c + 8);
-                    Vector256.Store(s30 * scale + m0, s + 3 * KB + c); Vector256.Store(s31 * scale + m1, s + 3 * KB + c + 8);
+                    float* sc = s + c;
+                    Vector256.Store(s00 * scale + m0, sc); Vector256.Store(s01 * scale + m1, sc + 8);
+                    Vector256.Store(s10 * scale + m0, sc + KB); Vector256.Store(s11 * scale + m1, sc + KB + 8);
+                    Vector256.Store(s20 * scale + m0, sc + 2 * KB); Vector256.Store(s21 * scale + m1, sc + 2 * KB + 8);
+                    Vector256.Store(s30 * scale + m0, sc + 3 * KB); Vector256.Store(s31 * scale + m1, sc + 3 * KB + 8);
+                    Vector256.Store(s40 * scale + m0, sc + 4 * KB); Vector256.Store(s41 * scale + m1, sc + 4 * KB + 8);
+                    Vector256.Store(s50 * scale + m0, sc + 5 * KB); Vector256.Store(s51 * scale + m1, sc + 5 * KB + 8);
                 }
                 for (int r = 0; r < rows; r++)
                 {
                     float* sr = s + r * KB;
                     if (probs != null) new ReadOnlySpan<float>(sr, kn).CopyTo(new Span<float>(probs + (long)r * tk + j0, kn));
-                    float blockMax = RowReductions.Max(sr, KB, SimdLevel.Avx2Fma);
+                    float blockMax = RowReductions.Max(sr, kw, SimdLevel.Avx2Fma);
                     float mNew = MathF.Max(m[r], blockMax);
                     float corr = MathF.Exp(m[r] - mNew); // m = -inf on the first block: corr = 0
-                    l[r] = l[r] * corr + RowReductions.ExpShifted(sr, sr, KB, mNew, SimdLevel.Avx2Fma);
+                    l[r] = l[r] * corr + RowReductions.ExpShifted(sr, sr, kw, mNew, SimdLevel.Avx2Fma);
                     m[r] = mNew;
                     if (corr != 1f) RowReductions.Scale(o + r * dp, dp, corr, SimdLevel.Avx2Fma);
                 }
-                for (int r = rows; r < R; r++) new Span<float>(s + r * KB, KB).Clear();
-                // O[R][dp] += P[R][kn]·V[kn][dp]: 4 rows x 16 columns per pass = 8 chains.
+                for (int r = rows; r < R; r++) new Span<float>(s + r * KB, kw).Clear();
+                // O[R][dp] += P[R][kn]·V[kn][dp]: 6 rows x 16 columns per pass = 12 chains.
                 float* vb = vp + (long)j0 * dp;
                 for (int c = 0; c < dp; c += 16)
                 {
-                    var o00 = Vector256.Load(o + c); var o01 = Vector256.Load(o + c + 8);
-                    var o10 = Vector256.Load(o + dp + c); var o11 = Vector256.Load(o + dp + c + 8);
-                    var o20 = Vector256.Load(o + 2 * dp + c); var o21 = Vector256.Load(o + 2 * dp + c + 8);
-                    var o30 = Vector256.Load(o + 3 * dp + c); var o31 = Vector256.Load(o + 3 * dp + c + 8);
+                    float* oc = o + c;
+                    var o00 = Vector256.Load(oc); var o01 = Vector256.Load(oc + 8);
+                    var o10 = Vector256.Load(oc + dp); var o11 = Vector256.Load(oc + dp + 8);
+                    var o20 = Vector256.Load(oc + 2 * dp); var o21 = Vector256.Load(oc + 2 * dp + 8);
+                    var o30 = Vector256.Load(oc + 3 * dp); var o31 = Vector256.Load(oc + 3 * dp + 8);
+                    var o40 = Vector256.Load(oc + 4 * dp); var o41 = Vector256.Load(oc + 4 * dp + 8);
+                    var o50 = Vector256.Load(oc + 5 * dp); var o51 = Vector256.Load(oc + 5 * dp + 8);
                     float* vr = vb + c;
                     for (int j = 0; j < kn; j++, vr += dp)
                     {
-                        var v0 = System.Runtime.Intrinsics.X86.Avx.LoadVector256(vr);
-                        var v1 = System.Runtime.Intrinsics.X86.Avx.LoadVector256(vr + 8);
+                        var v0 = Vector256.Load(vr);
+                        var v1 = Vector256.Load(vr + 8);
                         var p = Vector256.Create(s[j]);
                         o00 = Fma.MultiplyAdd(p, v0, o00); o01 = Fma.MultiplyAdd(p, v1, o01);
                         p = Vector256.Create(s[KB + j]);
@@ -172,11 +189,17 @@ internal static unsafe class AttentionKernel
                         o20 = Fma.MultiplyAdd(p, v0, o20); o21 = Fma.MultiplyAdd(p, v1, o21);
                         p = Vector256.Create(s[3 * KB + j]);
                         o30 = Fma.MultiplyAdd(p, v0, o30); o31 = Fma.MultiplyAdd(p, v1, o31);
+                        p = Vector256.Create(s[4 * KB + j]);
+                        o40 = Fma.MultiplyAdd(p, v0, o40); o41 = Fma.MultiplyAdd(p, v1, o41);
+                        p = Vector256.Create(s[5 * KB + j]);
+                        o50 = Fma.MultiplyAdd(p, v0, o50); o51 = Fma.MultiplyAdd(p, v1, o51);
                     }
-                    Vector256.Store(o00, o + c); Vector256.Store(o01, o + c + 8);
-                    Vector256.Store(o10, o + dp + c); Vector256.Store(o11, o + dp + c + 8);
-                    Vector256.Store(o20, o + 2 * dp + c); Vector256.Store(o21, o + 2 * dp + c + 8);
-                    Vector256.Store(o30, o + 3 * dp + c); Vector256.Store(o31, o + 3 * dp + c + 8);
+                    Vector256.Store(o00, oc); Vector256.Store(o01, oc + 8);
+                    Vector256.Store(o10, oc + dp); Vector256.Store(o11, oc + dp + 8);
+                    Vector256.Store(o20, oc + 2 * dp); Vector256.Store(o21, oc + 2 * dp + 8);
+                    Vector256.Store(o30, oc + 3 * dp); Vector256.Store(o31, oc + 3 * dp + 8);
+                    Vector256.Store(o40, oc + 4 * dp); Vector256.Store(o41, oc + 4 * dp + 8);
+                    Vector256.Store(o50, oc + 5 * dp); Vector256.Store(o51, oc + 5 * dp + 8);
                 }
             }
             for (int r = 0; r < rows; r++)

@@ -148,16 +148,7 @@ public sealed unsafe class CpuBackend : IBackend
         nint yi = (nint)y.DataPointer;
         var simd = Simd;
         RowParallel.Run(_pool, Rows(y, n), n, (r0, r1) =>
-        {
-            float* p = (float*)yi + (long)r0 * n;
-            if (activation == Activation.Tanh)
-            {
-                // TensorPrimitives' tanh keeps full relative accuracy near zero.
-                var span = new Span<float>(p, checked((r1 - r0) * n));
-                System.Numerics.Tensors.TensorPrimitives.Tanh(span, span);
-            }
-            else VectorMath.Apply(p, (r1 - r0) * n, activation, simd);
-        });
+            VectorMath.Apply((float*)yi + (long)r0 * n, (r1 - r0) * n, activation, simd));
         return y;
     }
 

@@ -32,7 +32,10 @@ internal static unsafe class Gemm
         }
         long flops = 2L * batch * m * n * k;
         int threads = flops < InlineFlops ? 1 : pool.Threads;
+        // Equal row blocks (multiples of MR, at most MC) so no thread is left with a sliver at the end.
         int icBlocks = (m + MC - 1) / MC;
+        int mcBlock = Math.Min(MC, GemmPacking.RoundUp((m + icBlocks - 1) / icBlocks, MR));
+        icBlocks = (m + mcBlock - 1) / mcBlock;
         int jcBlocks = Math.Max((n + MaxNC - 1) / MaxNC, (threads * 4 + batch * icBlocks - 1) / (batch * icBlocks));
         if (threads == 1) jcBlocks = (n + MaxNC - 1) / MaxNC;
         int nct = GemmPacking.RoundUp((n + jcBlocks - 1) / jcBlocks, NR);
@@ -45,7 +48,7 @@ internal static unsafe class Gemm
         {
             int z = t / (icBlocks * jcBlocks), rest = t % (icBlocks * jcBlocks);
             int ib = rest / jcBlocks, jb = rest % jcBlocks;
-            int i0 = ib * MC, mc = Math.Min(MC, m - i0);
+            int i0 = ib * mcBlock, mc = Math.Min(mcBlock, m - i0);
             int j0 = jb * nct, nc = Math.Min(nct, n - j0);
             float* az = (float*)ap + z * aBatch;
             float* bz = (float*)bp + z * bPackedBatch;

@@ -10,7 +10,7 @@ internal static unsafe class RowReductions
     public static float Sum(float* x, int n, SimdLevel simd)
     {
         int i = 0;
-        float s = 0;
+        double s = 0; // the scalar path has no 16 partial sums to keep its rounding error small
         if (simd == SimdLevel.Avx2Fma && n >= 16)
         {
             Vector256<float> a0 = default, a1 = default;
@@ -18,7 +18,7 @@ internal static unsafe class RowReductions
             s = Vector256.Sum(a0 + a1);
         }
         for (; i < n; i++) s += x[i];
-        return s;
+        return (float)s;
     }
 
     /// <summary>Σ (x - mean)²: the two-pass form keeps LayerNorm's variance accurate when |mean| ≫ std.</summary>
@@ -26,7 +26,7 @@ internal static unsafe class RowReductions
     public static float SumSquaredDeviation(float* x, int n, float mean, SimdLevel simd)
     {
         int i = 0;
-        float s = 0;
+        double s = 0;
         if (simd == SimdLevel.Avx2Fma && n >= 16)
         {
             var m = Vector256.Create(mean);
@@ -41,7 +41,7 @@ internal static unsafe class RowReductions
             s = Vector256.Sum(a0 + a1);
         }
         for (; i < n; i++) { float d = x[i] - mean; s += d * d; }
-        return s;
+        return (float)s;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

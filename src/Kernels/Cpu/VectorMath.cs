@@ -95,23 +95,11 @@ internal static class VectorMath
     public static Vector256<float> QuickGelu(Vector256<float> x)
         => x / (Vector256<float>.One + Vector256.Exp(x * Vector256.Create(-QuickGeluAlpha)));
 
-    /// <summary>tanh(x) = 1 - 2/(exp(2x)+1), with |x| clamped where tanh is ±1 in fp32 so exp cannot overflow.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Tanh(Vector256<float> x)
-    {
-        var c = Vector256.Min(Vector256.Max(x, Vector256.Create(-10f)), Vector256.Create(10f));
-        var e = Vector256.Exp(c + c);
-        var y = (e - Vector256<float>.One) / (e + Vector256<float>.One);
-        // Near zero the quotient loses relative accuracy; x itself is tanh to fp32 there.
-        return Vector256.ConditionalSelect(Vector256.LessThan(Vector256.Abs(x), Vector256.Create(0.0004f)), x, y);
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Apply(Vector256<float> x, Activation activation) => activation switch
     {
         Activation.Gelu => Gelu(x),
         Activation.QuickGelu => QuickGelu(x),
-        Activation.Tanh => Tanh(x),
         _ => x,
     };
 
@@ -120,7 +108,9 @@ internal static class VectorMath
     {
         if (activation == Activation.None) return;
         int i = 0;
-        if (simd == SimdLevel.Avx2Fma)
+        // tanh stays scalar: it only runs on pooler rows, and MathF.Tanh keeps full relative accuracy near 0
+        // (the exp-quotient form and TensorPrimitives.Tanh lose it there).
+        if (simd == SimdLevel.Avx2Fma && activation != Activation.Tanh)
         {
             for (; i <= n - 8; i += 8) Vector256.Store(Apply(Vector256.Load(x + i), activation), x + i);
         }
