@@ -21,6 +21,24 @@ public class ModelBehaviourTests
         Assert.Equal(image.ToFloatArray(), itc.EmbedImage(encoded).ToFloatArray());
     }
 
+    [SharedFact]
+    public void Contrastive_forward_with_one_image_for_many_texts_equals_the_repeated_image()
+    {
+        using var f = new ModelFixture("tiny-base");
+        using var itc = BridgeTowerForContrastiveLearning.Load(f.Directory, f.Backend);
+        var pixels = f.Input("pixel_values");
+        int b = pixels.Dim(0);
+        var one = pixels.Narrow(0, 1, 1).Contiguous();
+        var repeated = Tensor.Zeros(pixels.ShapeArray());
+        for (int i = 0; i < b; i++) one.ReadOnlySpan<float>().CopyTo(repeated.Span<float>().Slice(i * (int)one.ElementCount));
+
+        var single = itc.Forward(f.Base() with { PixelValues = one, PixelMask = null, ReturnLoss = true });
+        var full = itc.Forward(f.Base() with { PixelValues = repeated, PixelMask = null, ReturnLoss = true });
+        Assert.Equal([b, 3, single.TextEmbeds.Dim(1)], single.Logits.ShapeArray());
+        Assert.True(Parity.MaxAbsDiff(single.Logits, full.Logits) <= 1e-6);
+        Assert.True(Parity.MaxAbsDiff(single.Loss!, full.Loss!) <= 1e-6);
+    }
+
     [SharedTheory]
     [InlineData("tiny-scaled-add")]
     [InlineData("tiny-dims")]

@@ -48,7 +48,8 @@ public sealed class BridgeTowerForContrastiveLearning : IDisposable, IOwnsResour
         EnsureImageHeadRuns();
         var outputs = BridgeTower.Run(inputs, 1, out var textStates, out var image);
         var textEmbeds = TextEmbedsFrom(textStates[^1]);
-        var imageEmbeds = ImageEmbedsFrom(image);
+        // One encoded image scored against B texts (the cached path) stands for B copies of that image.
+        var imageEmbeds = TensorOps.RepeatBatch(ImageEmbedsFrom(image), textEmbeds.Dim(0));
         var crossEmbeds = Backend.L2Normalize(ItcCrossModalHead.Forward(outputs.PoolerOutput));
         int b = textEmbeds.Dim(0), e = textEmbeds.Dim(1);
         var logits = TensorOps.Concat(1, textEmbeds.Reshape(b, 1, e), imageEmbeds.Reshape(b, 1, e), crossEmbeds.Reshape(b, 1, e));
