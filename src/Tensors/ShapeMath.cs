@@ -7,11 +7,16 @@ public static class ShapeMath
     public static long ElementCount(ReadOnlySpan<int> shape)
     {
         long n = 1;
+        bool overflow = false;
         foreach (int d in shape)
         {
             if (d < 0) throw new ArgumentException($"shape {Format(shape)} has a negative dimension");
-            n = checked(n * d);
+            if (d != 0 && n > long.MaxValue / d) overflow = true;
+            else n *= d;
         }
+        // A zero anywhere makes the product 0 even when a prefix overflowed.
+        foreach (int d in shape) if (d == 0) return 0;
+        if (overflow) throw new ArgumentException($"shape {Format(shape)} has more elements than a 64-bit count holds");
         return n;
     }
 

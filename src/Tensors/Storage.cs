@@ -47,13 +47,27 @@ public sealed unsafe class ExternalStorage : Storage
 
     public ExternalStorage(byte* pointer, long length, object owner)
     {
+        ArgumentNullException.ThrowIfNull(owner);
+        if (length < 0) throw new ArgumentOutOfRangeException(nameof(length), length, "a storage length cannot be negative");
+        if (pointer == null && length > 0) throw new ArgumentNullException(nameof(pointer), $"a {length}-byte storage needs a pointer");
         _pointer = pointer;
         _length = length;
         _owner = owner;
     }
 
     public override long ByteLength => _length;
-    public override byte* Pointer => _pointer;
+
+    /// <summary>First byte; throws <see cref="ObjectDisposedException"/> once a <see cref="MappedStorage"/> owner is disposed.</summary>
+    public override byte* Pointer
+    {
+        get
+        {
+            if (_owner is MappedStorage { IsDisposed: true } mapped)
+                throw new ObjectDisposedException(mapped.ToString(), "the memory-mapped file behind this tensor was disposed");
+            return _pointer;
+        }
+    }
+
     public override bool IsReadOnly => true;
 
     /// <summary>What keeps the memory alive (held so the GC cannot collect it while tensors view it).</summary>

@@ -33,6 +33,12 @@ public sealed unsafe partial class Tensor
         var dst = result.Span<float>();
         int i = 0;
         int size = DType.SizeOf();
+        if (IsContiguous)
+        {
+            // Whole checkpoints go through here at load time: a flat loop, no per-element iterator.
+            ConvertContiguousToF32(DataPointer, DType, dst);
+            return result;
+        }
         switch (DType)
         {
             case DType.F16:
@@ -46,6 +52,29 @@ public sealed unsafe partial class Tensor
                 break;
         }
         return result;
+    }
+
+    private static void ConvertContiguousToF32(byte* src, DType dtype, Span<float> dst)
+    {
+        int n = dst.Length;
+        switch (dtype)
+        {
+            case DType.F16:
+                System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(src, n), dst);
+                break;
+            case DType.BF16:
+                var bits = new ReadOnlySpan<ushort>(src, n);
+                for (int i = 0; i < n; i++) dst[i] = BFloat16.ToSingle(bits[i]);
+                break;
+            case DType.F64:
+                var doubles = new ReadOnlySpan<double>(src, n);
+                for (int i = 0; i < n; i++) dst[i] = (float)doubles[i];
+                break;
+            default:
+                int size = dtype.SizeOf();
+                for (int i = 0; i < n; i++) dst[i] = (float)ReadAsDouble(src + (long)i * size, dtype);
+                break;
+        }
     }
 
     /// <summary>A contiguous copy converted to <paramref name="dtype"/> (floats round to nearest; ints truncate).</summary>

@@ -6,6 +6,7 @@ public sealed partial class Tensor
     /// <summary>Same elements under a new shape; one dimension may be -1. Copies first if strided.</summary>
     public Tensor Reshape(params int[] shape)
     {
+        ArgumentNullException.ThrowIfNull(shape);
         var resolved = (int[])shape.Clone();
         long known = 1;
         int infer = -1;
@@ -13,11 +14,13 @@ public sealed partial class Tensor
         {
             if (resolved[i] == -1)
             {
-                if (infer >= 0) throw new ArgumentException($"reshape {ShapeMath.Format(shape)}: only one dimension can be -1");
+                if (infer >= 0) throw new ArgumentException($"cannot reshape {ShapeString} into {ShapeMath.Format(shape)}: only one dimension can be -1");
                 infer = i;
             }
-            else if (resolved[i] < 0) throw new ArgumentException($"reshape {ShapeMath.Format(shape)}: negative dimension");
-            else known = checked(known * resolved[i]);
+            else if (resolved[i] < 0) throw new ArgumentException($"cannot reshape {ShapeString} into {ShapeMath.Format(shape)}: negative dimension");
+            else if (resolved[i] != 0 && known > long.MaxValue / resolved[i])
+                throw new ArgumentException($"cannot reshape {ShapeString} into {ShapeMath.Format(shape)}: too many elements");
+            else known *= resolved[i];
         }
         long count = ElementCount;
         if (infer >= 0)
@@ -43,7 +46,7 @@ public sealed partial class Tensor
         for (int i = 0; i < Rank; i++)
         {
             int d = NormalizeDim(dims[i]);
-            if (seen[d]) throw new ArgumentException($"permute {ShapeMath.Format(dims)} repeats dimension {d}");
+            if (seen[d]) throw new ArgumentException($"permute {ShapeMath.Format(dims)} of shape {ShapeString} repeats dimension {d}");
             seen[d] = true;
             shape[i] = _shape[d];
             strides[i] = _strides[d];

@@ -26,19 +26,32 @@ public sealed unsafe partial class Tensor
         strides ??= ShapeMath.ContiguousStrides(shape);
         if (strides.Length != shape.Length)
             throw new ArgumentException($"strides {ShapeMath.Format(strides)} do not match shape {ShapeMath.Format(shape)}");
-        if (offset < 0) throw new ArgumentOutOfRangeException(nameof(offset));
+        if (offset < 0)
+            throw new ArgumentOutOfRangeException(nameof(offset), offset, $"a view of shape {ShapeMath.Format(shape)} cannot start at a negative offset");
+        int size = dtype.SizeOf();
         if (count > 0)
         {
-            // The furthest element this view can reach must lie inside the storage.
-            long last = offset;
-            for (int i = 0; i < shape.Length; i++)
+            // The furthest element this view can reach must lie inside the storage. Checked
+            // arithmetic: a wrapped-around sum would let a view reach outside its memory.
+            long needed;
+            try
             {
-                if (strides[i] < 0) throw new ArgumentException("negative strides are not supported");
-                last += (long)(shape[i] - 1) * strides[i];
+                long last = offset;
+                for (int i = 0; i < shape.Length; i++)
+                {
+                    if (strides[i] < 0)
+                        throw new ArgumentException($"strides {ShapeMath.Format(strides)} for shape {ShapeMath.Format(shape)}: negative strides are not supported");
+                    last = checked(last + (long)(shape[i] - 1) * strides[i]);
+                }
+                needed = checked((last + 1) * size);
             }
-            if ((last + 1) * dtype.SizeOf() > storage.ByteLength)
+            catch (OverflowException)
+            {
+                throw new ArgumentException($"a {dtype} view of shape {ShapeMath.Format(shape)} with strides {ShapeMath.Format(strides)} and offset {offset} overflows 64-bit byte offsets");
+            }
+            if (needed > storage.ByteLength)
                 throw new ArgumentException(
-                    $"a {dtype} view of shape {ShapeMath.Format(shape)} (offset {offset}) needs {(last + 1) * dtype.SizeOf()} bytes but the storage holds {storage.ByteLength}");
+                    $"a {dtype} view of shape {ShapeMath.Format(shape)} (strides {ShapeMath.Format(strides)}, offset {offset}) needs {needed} bytes but the storage holds {storage.ByteLength}");
         }
         Storage = storage;
         DType = dtype;
@@ -71,18 +84,22 @@ public sealed unsafe partial class Tensor
     public static Tensor Scalar(float value) => FromArray(new[] { value });
 
     /// <summary>The DType matching a CLR element type (Half is F16; BF16 has no CLR type and is read as ushort).</summary>
-    public static DType DTypeOf<T>() where T : unmanaged
+    public static DType DTypeOf<T>() where T : unmanaged =>
+        TryDTypeOf<T>(out var dtype) ? dtype : throw new NotSupportedException($"no tensor dtype for {typeof(T).Name}");
+
+    public static bool TryDTypeOf<T>(out DType dtype) where T : unmanaged
     {
-        if (typeof(T) == typeof(float)) return DType.F32;
-        if (typeof(T) == typeof(double)) return DType.F64;
-        if (typeof(T) == typeof(Half)) return DType.F16;
-        if (typeof(T) == typeof(long)) return DType.I64;
-        if (typeof(T) == typeof(int)) return DType.I32;
-        if (typeof(T) == typeof(short)) return DType.I16;
-        if (typeof(T) == typeof(sbyte)) return DType.I8;
-        if (typeof(T) == typeof(byte)) return DType.U8;
-        if (typeof(T) == typeof(bool)) return DType.BOOL;
-        throw new NotSupportedException($"no tensor dtype for {typeof(T).Name}");
+        if (typeof(T) == typeof(float)) dtype = DType.F32;
+        else if (typeof(T) == typeof(double)) dtype = DType.F64;
+        else if (typeof(T) == typeof(Half)) dtype = DType.F16;
+        else if (typeof(T) == typeof(long)) dtype = DType.I64;
+        else if (typeof(T) == typeof(int)) dtype = DType.I32;
+        else if (typeof(T) == typeof(short)) dtype = DType.I16;
+        else if (typeof(T) == typeof(sbyte)) dtype = DType.I8;
+        else if (typeof(T) == typeof(byte)) dtype = DType.U8;
+        else if (typeof(T) == typeof(bool)) dtype = DType.BOOL;
+        else { dtype = default; return false; }
+        return true;
     }
 
     // ---- shape --------------------------------------------------------------------------------
@@ -100,10 +117,12 @@ public sealed unsafe partial class Tensor
 
     public string ShapeString => ShapeMath.Format(_shape);
 
+    /// <summary>Row-major with no gaps (a view with no elements counts as contiguous).</summary>
     public bool IsContiguous
     {
         get
         {
+            foreach (int d in _shape) if (d == 0) return true;
             long expected = 1;
             for (int i = _shape.Length - 1; i >= 0; i--)
             {
@@ -156,8 +175,12 @@ public sealed unsafe partial class Tensor
 
     private void CheckSpanAccess<T>() where T : unmanaged
     {
-        if (Unsafe.SizeOf<T>() != DType.SizeOf() || (DType != DType.BF16 && DTypeOf<T>() != DType))
-            throw new InvalidOperationException($"cannot view a {DType} tensor as {typeof(T).Name}");
+        // BF16 has no CLR type: its raw bits are read as ushort (or any 2-byte type).
+        bool matches = DType == DType.BF16
+            ? Unsafe.SizeOf<T>() == 2
+            : TryDTypeOf<T>(out var dt) && dt == DType;
+        if (!matches)
+            throw new InvalidOperationException($"cannot view a {DType} tensor of shape {ShapeString} as {typeof(T).Name}");
         if (!IsContiguous)
             throw new InvalidOperationException($"{this} is not contiguous; call Contiguous() first");
     }
@@ -165,16 +188,23 @@ public sealed unsafe partial class Tensor
     /// <summary>The element at <paramref name="index"/>, converted to double (any dtype).</summary>
     public double GetDouble(params int[] index)
     {
+        return ReadAsDouble(ElementPointer(index), DType);
+    }
+
+    /// <summary>Address of the element at <paramref name="index"/> (bounds-checked).</summary>
+    internal byte* ElementPointer(int[] index)
+    {
+        ArgumentNullException.ThrowIfNull(index);
         if (index.Length != Rank)
-            throw new ArgumentException($"{index.Length} indices for a tensor of shape {ShapeString}");
+            throw new ArgumentException($"{index.Length} indices {ShapeMath.Format(index)} for a tensor of shape {ShapeString}");
         long e = Offset;
         for (int i = 0; i < index.Length; i++)
         {
             if ((uint)index[i] >= (uint)_shape[i])
-                throw new IndexOutOfRangeException($"index {index[i]} out of range for dimension {i} of shape {ShapeString}");
+                throw new IndexOutOfRangeException($"index {ShapeMath.Format(index)} out of range for dimension {i} of shape {ShapeString}");
             e += index[i] * _strides[i];
         }
-        return ReadAsDouble(Storage.Pointer + e * DType.SizeOf(), DType);
+        return Storage.Pointer + e * DType.SizeOf();
     }
 
     public float this[params int[] index] => (float)GetDouble(index);

@@ -1,7 +1,10 @@
 namespace BridgeTower.Tensors.Safetensors;
 
-/// <summary>A safetensors file (or shard index) broke a rule of the format. The message names the file, the tensor and the rule.</summary>
-public sealed class SafetensorsException : Exception
+/// <summary>
+/// A safetensors file (or shard index) broke a rule of the format. The message names the file, the
+/// tensor and the rule. An IOException, so callers that handle unreadable files handle these too.
+/// </summary>
+public sealed class SafetensorsException : IOException
 {
     public string FilePath { get; }
     public string? TensorName { get; }

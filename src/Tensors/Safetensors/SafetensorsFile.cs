@@ -1,37 +1,35 @@
-using System.IO.MemoryMappedFiles;
-using System.Text;
-using System.Text.Json;
-
 namespace BridgeTower.Tensors.Safetensors;
 
 /// <summary>
 /// One memory-mapped .safetensors file. Tensors are zero-copy read-only views into the mapping,
-/// valid until the file is disposed. Every size in the header is checked against the file before
-/// anything is allocated or read.
+/// valid until the file is disposed (after that, touching their data throws
+/// <see cref="ObjectDisposedException"/>). Every size in the header is checked against the file
+/// before anything is allocated or read.
 /// </summary>
 public sealed unsafe class SafetensorsFile : IDisposable
 {
     /// <summary>The same cap the reference implementation puts on the JSON header.</summary>
     public const long MaxHeaderBytes = 100_000_000;
 
-    private readonly MemoryMappedFile? _mapping;
-    private readonly MemoryMappedViewAccessor? _view;
-    private readonly byte* _base;
+    private readonly MappedStorage _mapped;
     private readonly Dictionary<string, Tensor> _tensors;
-    private bool _disposed;
 
     public string Path { get; }
     public IReadOnlyDictionary<string, string> Metadata { get; }
     /// <summary>Tensor names in file order (by data offset).</summary>
     public IReadOnlyList<string> Names { get; }
+    /// <summary>Length of the JSON header in bytes (after the 8-byte length prefix).</summary>
+    public long HeaderLength { get; }
+    /// <summary>File offset of the data section (8 + <see cref="HeaderLength"/>).</summary>
+    public long DataOffset => 8 + HeaderLength;
+    public long FileLength => _mapped.ByteLength;
 
-    private SafetensorsFile(string path, MemoryMappedFile? mapping, MemoryMappedViewAccessor? view, byte* basePtr,
+    private SafetensorsFile(string path, MappedStorage mapped, long headerLength,
         Dictionary<string, Tensor> tensors, List<string> names, Dictionary<string, string> metadata)
     {
         Path = path;
-        _mapping = mapping;
-        _view = view;
-        _base = basePtr;
+        _mapped = mapped;
+        HeaderLength = headerLength;
         _tensors = tensors;
         Names = names;
         Metadata = metadata;
@@ -39,46 +37,37 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
     public static SafetensorsFile Open(string path)
     {
-        var info = new FileInfo(path);
-        if (!info.Exists) throw new FileNotFoundException($"{path}: no such safetensors file", path);
-        long fileLength = info.Length;
-        if (fileLength < 8)
-            throw new SafetensorsException(path, null, $"file is {fileLength} bytes, shorter than the 8-byte header length");
+        ArgumentNullException.ThrowIfNull(path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{path}: no such safetensors file", path);
 
-        MemoryMappedFile mapping;
+        MappedStorage mapped;
         try
         {
-            mapping = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+            mapped = MappedStorage.Open(path);
         }
-        catch (IOException e)
+        catch (IOException e) when (e is not FileNotFoundException)
         {
             throw new SafetensorsException(path, null, $"cannot map the file ({e.Message})", e);
         }
-        MemoryMappedViewAccessor? view = null;
         try
         {
-            view = mapping.CreateViewAccessor(0, fileLength, MemoryMappedFileAccess.Read);
-            byte* ptr = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref ptr);
-            ptr += view.PointerOffset;
-            var file = Parse(path, ptr, fileLength, mapping, view);
-            return file;
+            return Parse(path, mapped);
         }
         catch
         {
-            if (view is not null)
-            {
-                view.SafeMemoryMappedViewHandle.ReleasePointer();
-                view.Dispose();
-            }
-            mapping.Dispose();
+            mapped.Dispose();
             throw;
         }
     }
 
-    private static SafetensorsFile Parse(string path, byte* basePtr, long fileLength, MemoryMappedFile mapping, MemoryMappedViewAccessor view)
+    private static SafetensorsFile Parse(string path, MappedStorage mapped)
     {
-        ulong headerLength = *(ulong*)basePtr; // little-endian on every platform .NET runs this on
+        long fileLength = mapped.ByteLength;
+        if (fileLength < 8)
+            throw new SafetensorsException(path, null, $"file is {fileLength} bytes, shorter than the 8-byte header length");
+        byte* basePtr = mapped.Pointer;
+        ulong headerLength = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(basePtr, 8));
         if (headerLength > MaxHeaderBytes)
             throw new SafetensorsException(path, null, $"header length {headerLength} exceeds the limit of {MaxHeaderBytes} bytes");
         if ((long)headerLength > fileLength - 8)
@@ -89,30 +78,32 @@ public sealed unsafe class SafetensorsFile : IDisposable
         long dataLength = fileLength - dataStart;
         var header = SafetensorsHeader.Parse(path, headerBytes, dataLength);
 
-        var holder = new object();
-        var storage = new ExternalStorage(basePtr + dataStart, dataLength, holder);
+        // One storage for the data section: tensor offsets are counted from its first byte.
+        var data = new ExternalStorage(basePtr + dataStart, dataLength, mapped);
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        var names = new List<string>();
+        var names = new List<string>(header.Entries.Count);
         foreach (var entry in header.Entries)
         {
-            if (entry.Begin % entry.DType.SizeOf() != 0)
+            int size = entry.DType.SizeOf();
+            if (entry.Begin % size != 0)
             {
-                // Views need element alignment; copy the rare unaligned tensor out of the mapping.
+                // A view's offset is counted in elements; copy the rare misaligned tensor out of the mapping.
                 var copy = new ManagedStorage(entry.End - entry.Begin);
                 Buffer.MemoryCopy(basePtr + dataStart + entry.Begin, copy.Pointer, copy.ByteLength, entry.End - entry.Begin);
                 tensors[entry.Name] = new Tensor(copy, entry.DType, entry.Shape);
             }
             else
             {
-                tensors[entry.Name] = new Tensor(storage, entry.DType, entry.Shape, null, entry.Begin / entry.DType.SizeOf());
+                tensors[entry.Name] = new Tensor(data, entry.DType, entry.Shape, null, entry.Begin / size);
             }
             names.Add(entry.Name);
         }
-        var file = new SafetensorsFile(path, mapping, view, basePtr, tensors, names, header.Metadata);
-        return file;
+        return new SafetensorsFile(path, mapped, (long)headerLength, tensors, names, header.Metadata);
     }
 
     public int Count => _tensors.Count;
+
+    public bool IsDisposed => _mapped.IsDisposed;
 
     public bool Contains(string name) => _tensors.ContainsKey(name);
 
@@ -121,7 +112,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     {
         get
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            ObjectDisposedException.ThrowIf(IsDisposed, this);
             return _tensors.TryGetValue(name, out var t)
                 ? t
                 : throw new KeyNotFoundException($"{Path}: no tensor named '{name}'");
@@ -130,19 +121,11 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
     public bool TryGet(string name, out Tensor tensor)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         return _tensors.TryGetValue(name, out tensor!);
     }
 
-    public void Dispose()
-    {
-        if (_disposed) return;
-        _disposed = true;
-        if (_view is not null)
-        {
-            _view.SafeMemoryMappedViewHandle.ReleasePointer();
-            _view.Dispose();
-        }
-        _mapping?.Dispose();
-    }
+    public override string ToString() => $"SafetensorsFile({Path}, {Count} tensors)";
+
+    public void Dispose() => _mapped.Dispose();
 }

@@ -11,6 +11,9 @@ internal sealed class SafetensorsHeader
     public required List<Entry> Entries { get; init; }
     public required Dictionary<string, string> Metadata { get; init; }
 
+    /// <summary>More dimensions than any real tensor has; bounds the work a hostile header can ask for.</summary>
+    public const int MaxRank = 16;
+
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     public static SafetensorsHeader Parse(string path, ReadOnlySpan<byte> json, long dataLength)
@@ -24,6 +27,10 @@ internal sealed class SafetensorsHeader
             throw new SafetensorsException(path, null, "header is not valid UTF-8", e);
         }
 
+        // The reference refuses headers that do not start with '{' (no BOM, no leading whitespace).
+        if (json.Length == 0 || json[0] != (byte)'{')
+            throw new SafetensorsException(path, null, "header is not a JSON object: it must start with '{'");
+
         JsonDocument doc;
         try
         {
@@ -36,27 +43,40 @@ internal sealed class SafetensorsHeader
 
         using (doc)
         {
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                throw new SafetensorsException(path, null, $"header must be a JSON object, found {doc.RootElement.ValueKind}");
-
-            var entries = new List<Entry>();
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var property in doc.RootElement.EnumerateObject())
+            try
             {
-                string name = property.Name;
-                if (!seen.Add(name))
-                    throw new SafetensorsException(path, name, "name appears more than once in the header");
-                if (name == "__metadata__")
-                {
-                    ReadMetadata(path, property.Value, metadata);
-                    continue;
-                }
-                entries.Add(ReadEntry(path, name, property.Value, dataLength));
+                return ParseDocument(path, doc, dataLength);
             }
-            CheckLayout(path, entries, dataLength);
-            return new SafetensorsHeader { Entries = entries, Metadata = metadata };
+            catch (InvalidOperationException e)
+            {
+                // JsonElement throws this for strings it cannot decode (e.g. an escaped lone surrogate).
+                throw new SafetensorsException(path, null, $"header holds a string that is not valid text ({e.Message})", e);
+            }
         }
+    }
+
+    private static SafetensorsHeader ParseDocument(string path, JsonDocument doc, long dataLength)
+    {
+        if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            throw new SafetensorsException(path, null, $"header must be a JSON object, found {doc.RootElement.ValueKind}");
+
+        var entries = new List<Entry>();
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var property in doc.RootElement.EnumerateObject())
+        {
+            string name = property.Name;
+            if (!seen.Add(name))
+                throw new SafetensorsException(path, name, "name appears more than once in the header");
+            if (name == "__metadata__")
+            {
+                ReadMetadata(path, property.Value, metadata);
+                continue;
+            }
+            entries.Add(ReadEntry(path, name, property.Value, dataLength));
+        }
+        CheckLayout(path, entries, dataLength);
+        return new SafetensorsHeader { Entries = entries, Metadata = metadata };
     }
 
     private static void ReadMetadata(string path, JsonElement value, Dictionary<string, string> metadata)
@@ -85,6 +105,8 @@ internal sealed class SafetensorsHeader
 
         if (!value.TryGetProperty("shape", out var shapeElement) || shapeElement.ValueKind != JsonValueKind.Array)
             throw new SafetensorsException(path, name, "missing array field 'shape'");
+        if (shapeElement.GetArrayLength() > MaxRank)
+            throw new SafetensorsException(path, name, $"rank {shapeElement.GetArrayLength()} exceeds {MaxRank}");
         var dims = new List<long>();
         foreach (var d in shapeElement.EnumerateArray())
         {
@@ -96,14 +118,13 @@ internal sealed class SafetensorsHeader
                 throw new SafetensorsException(path, name, $"dimension {dim} exceeds {int.MaxValue}");
             dims.Add(dim);
         }
-        if (dims.Count > 16)
-            throw new SafetensorsException(path, name, $"rank {dims.Count} exceeds 16");
         if (!ShapeMath.TryElementCount(dims.ToArray(), out long count) || count > long.MaxValue / dtype.SizeOf())
             throw new SafetensorsException(path, name, $"shape {ShapeMath.Format(dims.ToArray())} has an element count that overflows");
 
         if (!value.TryGetProperty("data_offsets", out var offsets) || offsets.ValueKind != JsonValueKind.Array || offsets.GetArrayLength() != 2)
             throw new SafetensorsException(path, name, "data_offsets must be an array [begin, end]");
-        if (!offsets[0].TryGetInt64(out long begin) || !offsets[1].TryGetInt64(out long end) || begin < 0 || end < 0)
+        if (offsets[0].ValueKind != JsonValueKind.Number || offsets[1].ValueKind != JsonValueKind.Number
+            || !offsets[0].TryGetInt64(out long begin) || !offsets[1].TryGetInt64(out long end) || begin < 0 || end < 0)
             throw new SafetensorsException(path, name, $"data_offsets {offsets} must be two non-negative integers");
         if (begin > end)
             throw new SafetensorsException(path, name, $"data_offsets [{begin}, {end}] end before they begin");

@@ -9,7 +9,15 @@ public static unsafe class SafetensorsWriter
     public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors,
         IReadOnlyDictionary<string, string>? metadata = null)
     {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(tensors);
         var list = tensors.ToList();
+        foreach (var (name, tensor) in list)
+        {
+            if (name is null) throw new ArgumentException($"{path}: a tensor name is null");
+            if (name == "__metadata__") throw new ArgumentException($"{path}: '__metadata__' is reserved and cannot name a tensor");
+            if (tensor is null) throw new ArgumentException($"{path}: tensor '{name}' is null");
+        }
         var duplicate = list.GroupBy(kv => kv.Key).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
             throw new ArgumentException($"{path}: tensor name '{duplicate.Key}' given more than once");
@@ -44,7 +52,22 @@ public static unsafe class SafetensorsWriter
         int pad = (int)((8 - header.Length % 8) % 8);
         for (int i = 0; i < pad; i++) header.WriteByte((byte)' ');
 
+        // Write beside the target and move into place, so a failure never leaves a half-written file.
         string tmp = path + ".tmp";
+        try
+        {
+            WriteFile(tmp, header, list);
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
+    }
+
+    private static void WriteFile(string tmp, MemoryStream header, List<KeyValuePair<string, Tensor>> list)
+    {
         using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
         {
             Span<byte> len = stackalloc byte[8];
@@ -66,6 +89,5 @@ public static unsafe class SafetensorsWriter
                 }
             }
         }
-        File.Move(tmp, path, overwrite: true);
     }
 }

@@ -1,0 +1,229 @@
+using BridgeTower.Tensors;
+
+namespace BridgeTower.Kernels.Cpu;
+
+/// <summary>
+/// The fp32 CPU backend: packed, register-blocked SIMD GEMM with fused epilogues, fused
+/// online-softmax attention and vectorised row kernels, all sharing one persistent worker pool.
+/// The instruction set (AVX2+FMA, 128-bit, scalar) is chosen at run time; tests may lower it.
+/// </summary>
+public sealed unsafe class CpuBackend : IBackend
+{
+    private readonly WorkerPool _pool;
+
+    public string Name => $"cpu ({Simd}, {Threads} threads)";
+    public int Threads => _pool.Threads;
+    public SimdLevel Simd { get; }
+
+    /// <param name="threads">Worker count including the caller; 0 or less means Environment.ProcessorCount.</param>
+    /// <param name="simd">Highest instruction set to use (clamped to the hardware); null means the best available.</param>
+    public CpuBackend(int threads = 0, SimdLevel? simd = null)
+    {
+        _pool = new WorkerPool(threads > 0 ? threads : Environment.ProcessorCount);
+        Simd = SimdSupport.Clamp(simd ?? SimdSupport.Detected);
+    }
+
+    public LinearWeights PrepareLinear(Tensor weight, Tensor? bias)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        if (weight.Rank != 2) throw new ArgumentException($"weight: expected rank 2 (out, in), got {weight.ShapeString}", nameof(weight));
+        bias?.EnsureShape("bias", weight.Dim(0));
+        return new PackedLinear(_pool, weight, bias);
+    }
+
+    public Tensor Linear(Tensor x, LinearWeights weights, Activation activation = Activation.None, Tensor? residual = null)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (weights is not PackedLinear w)
+            throw new ArgumentException($"weights: prepared by another backend ({weights?.GetType().Name ?? "null"}); call this backend's PrepareLinear", nameof(weights));
+        if (x.Rank < 1 || x.Dim(-1) != w.InFeatures)
+            throw new ArgumentException($"x: expected last dimension {w.InFeatures}, got shape {x.ShapeString}", nameof(x));
+        var outShape = x.ShapeArray();
+        outShape[^1] = w.OutFeatures;
+        residual?.EnsureShape("residual", outShape);
+        var xs = x.ToF32();
+        var rs = residual?.ToF32();
+        var y = Tensor.Zeros(outShape);
+        int rows = checked((int)(x.ElementCount / Math.Max(1, w.InFeatures)));
+        if (w.InFeatures == 0) rows = checked((int)(y.ElementCount / Math.Max(1, w.OutFeatures)));
+        var epilogue = new GemmEpilogue(w.Bias, activation, rs is null ? null : (float*)rs.DataPointer, w.OutFeatures);
+        Gemm.Run(_pool, Simd, 1, rows, w.OutFeatures, w.InFeatures,
+            (float*)xs.DataPointer, 0, w.InFeatures, 1, w.Packed, 0, (float*)y.DataPointer, 0, w.OutFeatures, epilogue);
+        GC.KeepAlive(w);
+        GC.KeepAlive(xs);
+        GC.KeepAlive(rs);
+        return y;
+    }
+
+    public Tensor MatMul(Tensor a, Tensor b, bool transposeB = false)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        bool batched = a.Rank == 3;
+        if (a.Rank != b.Rank || (a.Rank != 2 && a.Rank != 3))
+            throw new ArgumentException($"matmul: operands must both be rank 2 or 3, got {a.ShapeString} and {b.ShapeString}");
+        var a3 = AsF32(batched ? a : a.Unsqueeze(0));
+        var b3 = AsF32(batched ? b : b.Unsqueeze(0));
+        if (transposeB) b3 = b3.Transpose(1, 2);
+        int bt = a3.Dim(0), m = a3.Dim(1), k = a3.Dim(2), n = b3.Dim(2);
+        if (b3.Dim(0) != bt || b3.Dim(1) != k)
+            throw new ArgumentException($"matmul: shapes {a.ShapeString} and {b.ShapeString}{(transposeB ? "ᵀ" : "")} do not chain");
+        var y = Tensor.Zeros(bt, m, n);
+        long packedLen = GemmPacking.PackedBLength(k, n);
+        if (bt > 0 && m > 0 && n > 0 && k > 0)
+        {
+            float* packed = Scratch.Get(Scratch.PackB, checked(packedLen * bt));
+            var bs = b3.Strides;
+            float* bp = (float*)b3.DataPointer;
+            for (int z = 0; z < bt; z++)
+                GemmPacking.PackB(_pool, bp + z * bs[0], bs[1], bs[2], k, n, packed + z * packedLen);
+            var st = a3.Strides;
+            Gemm.Run(_pool, Simd, bt, m, n, k, (float*)a3.DataPointer, st[0], st[1], st[2],
+                packed, packedLen, (float*)y.DataPointer, (long)m * n, n, default);
+        }
+        GC.KeepAlive(a3);
+        GC.KeepAlive(b3);
+        return batched ? y : y.Squeeze(0);
+    }
+
+    public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, float scale, Tensor? additiveKeyMask,
+        bool returnProbabilities, out Tensor? probabilities)
+    {
+        ArgumentNullException.ThrowIfNull(q);
+        ArgumentNullException.ThrowIfNull(k);
+        ArgumentNullException.ThrowIfNull(v);
+        if (q.Rank != 3 || k.Rank != 3 || v.Rank != 3)
+            throw new ArgumentException($"attention: q, k, v must be rank 3, got {q.ShapeString}, {k.ShapeString}, {v.ShapeString}");
+        if (heads <= 0) throw new ArgumentOutOfRangeException(nameof(heads), heads, "attention needs at least one head");
+        int b = q.Dim(0), tq = q.Dim(1), hd = q.Dim(2), tk = k.Dim(1);
+        if (hd % heads != 0) throw new ArgumentException($"attention: width {hd} of q {q.ShapeString} is not divisible by {heads} heads");
+        k.EnsureShape("k", b, tk, hd);
+        v.EnsureShape("v", b, tk, hd);
+        additiveKeyMask?.EnsureShape("additiveKeyMask", b, tk);
+        if (tk == 0 && tq > 0) throw new ArgumentException($"attention: k {k.ShapeString} has no keys to attend to", nameof(k));
+        var qf = UnitLastStride(q); var kf = UnitLastStride(k); var vf = UnitLastStride(v);
+        var mask = additiveKeyMask?.ToF32();
+        var output = Tensor.Zeros(b, tq, hd);
+        probabilities = returnProbabilities ? Tensor.Zeros(b, heads, tq, tk) : null;
+        AttentionKernel.Run(_pool, Simd, new AttentionKernel.Args
+        {
+            Batch = b, Heads = heads, Tq = tq, Tk = tk, D = hd / heads, Scale = scale,
+            Q = (nint)qf.DataPointer, QBatch = qf.Strides[0], QRow = qf.Strides[1],
+            K = (nint)kf.DataPointer, KBatch = kf.Strides[0], KRow = kf.Strides[1],
+            V = (nint)vf.DataPointer, VBatch = vf.Strides[0], VRow = vf.Strides[1],
+            Mask = mask is null ? 0 : (nint)mask.DataPointer,
+            Output = (nint)output.DataPointer,
+            Probabilities = probabilities is null ? 0 : (nint)probabilities.DataPointer,
+        });
+        GC.KeepAlive(qf); GC.KeepAlive(kf); GC.KeepAlive(vf); GC.KeepAlive(mask);
+        return output;
+    }
+
+    public Tensor LayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor? residual = null)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Rank < 1) throw new ArgumentException($"x: LayerNorm needs rank >= 1, got {x.ShapeString}", nameof(x));
+        int n = x.Dim(-1);
+        gamma.EnsureShape("gamma", n);
+        beta.EnsureShape("beta", n);
+        residual?.EnsureShape("residual", x.ShapeArray());
+        var xs = x.ToF32(); var rs = residual?.ToF32(); var g = gamma.ToF32(); var bt = beta.ToF32();
+        var y = Tensor.Zeros(x.ShapeArray());
+        float* xp = (float*)xs.DataPointer, rp = rs is null ? null : (float*)rs.DataPointer;
+        float* yp = (float*)y.DataPointer, gp = (float*)g.DataPointer, bp = (float*)bt.DataPointer;
+        nint xi = (nint)xp, ri = (nint)rp, yi = (nint)yp, gi = (nint)gp, bi = (nint)bp;
+        var simd = Simd;
+        RowParallel.Run(_pool, Rows(y, n), n, (r0, r1) =>
+            LayerNormKernel.Rows((float*)xi, (float*)ri, (float*)yi, (float*)gi, (float*)bi, n, eps, r0, r1, simd));
+        GC.KeepAlive(xs); GC.KeepAlive(rs); GC.KeepAlive(g); GC.KeepAlive(bt);
+        return y;
+    }
+
+    public Tensor Activate(Tensor x, Activation activation)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (!Enum.IsDefined(activation)) throw new ArgumentOutOfRangeException(nameof(activation), activation, "unknown activation");
+        var y = x.ToF32().Copy();
+        int n = x.Rank == 0 ? 1 : Math.Max(1, x.Dim(-1));
+        nint yi = (nint)y.DataPointer;
+        var simd = Simd;
+        RowParallel.Run(_pool, Rows(y, n), n, (r0, r1) =>
+        {
+            float* p = (float*)yi + (long)r0 * n;
+            if (activation == Activation.Tanh)
+            {
+                // TensorPrimitives' tanh keeps full relative accuracy near zero.
+                var span = new Span<float>(p, checked((r1 - r0) * n));
+                System.Numerics.Tensors.TensorPrimitives.Tanh(span, span);
+            }
+            else VectorMath.Apply(p, (r1 - r0) * n, activation, simd);
+        });
+        return y;
+    }
+
+    public Tensor Softmax(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Rank < 1) throw new ArgumentException($"x: softmax needs rank >= 1, got {x.ShapeString}", nameof(x));
+        var xs = x.ToF32();
+        var y = Tensor.Zeros(x.ShapeArray());
+        int n = x.Dim(-1);
+        nint xi = (nint)xs.DataPointer, yi = (nint)y.DataPointer;
+        var simd = Simd;
+        RowParallel.Run(_pool, Rows(y, n), n, (r0, r1) => SoftmaxKernel.Rows((float*)xi, (float*)yi, n, r0, r1, simd));
+        GC.KeepAlive(xs);
+        return y;
+    }
+
+    public Tensor L2Normalize(Tensor x, float eps = 1e-12f)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Rank < 1) throw new ArgumentException($"x: L2Normalize needs rank >= 1, got {x.ShapeString}", nameof(x));
+        var xs = x.ToF32();
+        var y = Tensor.Zeros(x.ShapeArray());
+        int n = x.Dim(-1);
+        nint xi = (nint)xs.DataPointer, yi = (nint)y.DataPointer;
+        var simd = Simd;
+        RowParallel.Run(_pool, Rows(y, n), n, (r0, r1) => L2NormalizeKernel.Rows((float*)xi, (float*)yi, n, eps, r0, r1, simd));
+        GC.KeepAlive(xs);
+        return y;
+    }
+
+    public Tensor AddScaled(Tensor a, Tensor b, float alpha = 1f, float beta = 1f)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        var aShape = a.Shape; var bShape = b.Shape;
+        if (bShape.Length > aShape.Length || !aShape[^bShape.Length..].SequenceEqual(bShape))
+            throw new ArgumentException($"b: shape {b.ShapeString} must equal or be a suffix of a's shape {a.ShapeString}");
+        var af = a.ToF32(); var bf = b.ToF32();
+        var y = Tensor.Zeros(a.ShapeArray());
+        long total = y.ElementCount;
+        if (total == 0) return y;
+        long bLen = bf.ElementCount;
+        // Same shape: rows of a's last dimension, b advancing with a. Suffix: rows of b's length, b repeating.
+        int n = bLen == total ? Math.Max(1, a.Rank == 0 ? 1 : a.Dim(-1)) : checked((int)bLen);
+        long bStride = bLen == total ? n : 0;
+        nint ai = (nint)af.DataPointer, bi = (nint)bf.DataPointer, yi = (nint)y.DataPointer;
+        var simd = Simd;
+        RowParallel.Run(_pool, checked((int)(total / n)), n, (r0, r1) =>
+            AddScaledKernel.Rows((float*)ai, (float*)bi, bStride, (float*)yi, n, alpha, beta, r0, r1, simd));
+        GC.KeepAlive(af); GC.KeepAlive(bf);
+        return y;
+    }
+
+    public Tensor Embedding(Tensor table, Tensor ids) => EmbeddingKernel.Gather(table, ids);
+
+    public void Dispose() => _pool.Dispose();
+
+    private static int Rows(Tensor y, int n) => n == 0 ? 0 : checked((int)(y.ElementCount / n));
+
+    private static Tensor AsF32(Tensor t) => t.DType == DType.F32 ? t : t.ToF32();
+
+    /// <summary>An F32 view with unit stride in the last dimension (copied only when it is not).</summary>
+    private static Tensor UnitLastStride(Tensor t)
+    {
+        if (t.DType != DType.F32) return t.ToF32();
+        return t.Strides[^1] == 1 || t.Dim(-1) <= 1 ? t : t.Contiguous();
+    }
+}

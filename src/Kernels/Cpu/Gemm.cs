@@ -1,0 +1,92 @@
+namespace BridgeTower.Kernels.Cpu;
+
+/// <summary>
+/// Blocked SGEMM driver, C[z] = A[z]·B[z] (+ epilogue), B already packed (<see cref="GemmPacking"/>).
+/// Work is split into (batch, MC-row block, NC-column block) tasks on the shared pool; each task
+/// walks the KC blocks, packs its A block into a per-thread buffer that stays in L2, and sweeps
+/// NR-column B micro-panels (in L1) against MR-row A micro-panels with the register-blocked kernel.
+/// </summary>
+internal static unsafe class Gemm
+{
+    private const int MR = GemmPacking.MR, NR = GemmPacking.NR, KC = GemmPacking.KC, MC = GemmPacking.MC;
+    private const int MaxNC = 1024;
+    /// <summary>Below this many flops the whole GEMM runs on the calling thread (waking workers costs more).</summary>
+    private const long InlineFlops = 1L << 20;
+
+    public static void Run(WorkerPool pool, SimdLevel simd, int batch, int m, int n, int k,
+        float* a, long aBatch, long ars, long acs,
+        float* bPacked, long bPackedBatch,
+        float* c, long cBatch, long ldc, in GemmEpilogue epilogue)
+    {
+        if (batch <= 0 || m <= 0 || n <= 0) return;
+        var epi = epilogue;
+        if (k == 0)
+        {
+            for (int z = 0; z < batch; z++)
+                for (int i = 0; i < m; i++)
+                {
+                    new Span<float>(c + z * cBatch + i * ldc, n).Clear();
+                    if (!epi.IsNone) epi.Apply(c + z * cBatch + i * ldc, ldc, i, 0, 1, n, simd);
+                }
+            return;
+        }
+        long flops = 2L * batch * m * n * k;
+        int threads = flops < InlineFlops ? 1 : pool.Threads;
+        int icBlocks = (m + MC - 1) / MC;
+        int jcBlocks = Math.Max((n + MaxNC - 1) / MaxNC, (threads * 4 + batch * icBlocks - 1) / (batch * icBlocks));
+        if (threads == 1) jcBlocks = (n + MaxNC - 1) / MaxNC;
+        int nct = GemmPacking.RoundUp((n + jcBlocks - 1) / jcBlocks, NR);
+        jcBlocks = (n + nct - 1) / nct;
+        long npad = GemmPacking.RoundUp(n, NR);
+        int tasks = batch * icBlocks * jcBlocks;
+        nint ap = (nint)a, bp = (nint)bPacked, cp = (nint)c;
+
+        void Task(int t)
+        {
+            int z = t / (icBlocks * jcBlocks), rest = t % (icBlocks * jcBlocks);
+            int ib = rest / jcBlocks, jb = rest % jcBlocks;
+            int i0 = ib * MC, mc = Math.Min(MC, m - i0);
+            int j0 = jb * nct, nc = Math.Min(nct, n - j0);
+            float* az = (float*)ap + z * aBatch;
+            float* bz = (float*)bp + z * bPackedBatch;
+            float* cz = (float*)cp + z * cBatch;
+            float* aPack = Scratch.Get(Scratch.PackA, (long)MC * KC);
+            float* tile = Scratch.Get(Scratch.Tile, MR * NR);
+            for (int k0 = 0; k0 < k; k0 += KC)
+            {
+                int kc = Math.Min(KC, k - k0);
+                bool accumulate = k0 > 0, last = k0 + kc == k;
+                GemmPacking.PackA(az, ars, acs, i0, mc, k0, kc, aPack);
+                float* bBlock = bz + k0 * npad;
+                for (int jr = j0; jr < j0 + nc; jr += NR)
+                {
+                    int nr = Math.Min(NR, n - jr);
+                    float* bPanel = bBlock + (long)(jr / NR) * NR * kc;
+                    for (int ir = 0; ir < mc; ir += MR)
+                    {
+                        int mr = Math.Min(MR, mc - ir);
+                        float* cTile = cz + (i0 + ir) * ldc + jr;
+                        float* aPanel = aPack + ir * kc;
+                        if (mr == MR && nr == NR)
+                            GemmMicroKernels.Run(simd, kc, aPanel, bPanel, cTile, ldc, accumulate);
+                        else
+                        {
+                            GemmMicroKernels.Run(simd, kc, aPanel, bPanel, tile, NR, false);
+                            for (int r = 0; r < mr; r++)
+                            {
+                                float* dst = cTile + r * ldc;
+                                float* src = tile + r * NR;
+                                if (accumulate) for (int j = 0; j < nr; j++) dst[j] += src[j];
+                                else for (int j = 0; j < nr; j++) dst[j] = src[j];
+                            }
+                        }
+                        if (last && !epi.IsNone) epi.Apply(cTile, ldc, i0 + ir, jr, mr, nr, simd);
+                    }
+                }
+            }
+        }
+
+        if (threads == 1 || tasks == 1) { for (int t = 0; t < tasks; t++) Task(t); }
+        else pool.Run(tasks, Task);
+    }
+}

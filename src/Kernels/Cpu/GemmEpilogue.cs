@@ -1,0 +1,56 @@
+using System.Runtime.Intrinsics;
+
+namespace BridgeTower.Kernels.Cpu;
+
+/// <summary>
+/// What a GEMM does to a finished output tile while it is still in L1: y = act(acc + bias[col]) + residual[row, col].
+/// Pointers stay valid for the duration of one GEMM call (the caller pins the tensors).
+/// </summary>
+internal readonly unsafe struct GemmEpilogue
+{
+    public readonly float* Bias;
+    public readonly Activation Activation;
+    public readonly float* Residual;
+    public readonly long ResidualStride;
+
+    public GemmEpilogue(float* bias, Activation activation, float* residual, long residualStride)
+    {
+        Bias = bias;
+        Activation = activation;
+        Residual = residual;
+        ResidualStride = residualStride;
+    }
+
+    public bool IsNone => Bias == null && Activation == Activation.None && Residual == null;
+
+    /// <summary>Applies to C[row0.., col0..] (rows x cols) where c points at that element and ldc is C's row stride.</summary>
+    public void Apply(float* c, long ldc, int row0, int col0, int rows, int cols, SimdLevel simd)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* cr = c + r * ldc;
+            float* res = Residual == null ? null : Residual + (row0 + r) * ResidualStride + col0;
+            float* bias = Bias == null ? null : Bias + col0;
+            int j = 0;
+            if (simd == SimdLevel.Avx2Fma)
+            {
+                for (; j <= cols - 8; j += 8)
+                {
+                    var v = Vector256.Load(cr + j);
+                    if (bias != null) v += Vector256.Load(bias + j);
+                    v = VectorMath.Apply(v, Activation);
+                    if (res != null) v += Vector256.Load(res + j);
+                    Vector256.Store(v, cr + j);
+                }
+            }
+            for (; j < cols; j++)
+            {
+                float v = cr[j];
+                if (bias != null) v += bias[j];
+                v = VectorMath.Apply(v, Activation);
+                if (res != null) v += res[j];
+                cr[j] = v;
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+using System.Runtime.Intrinsics;
+
+namespace BridgeTower.Kernels.Cpu;
+
+/// <summary>
+/// Packed operand layouts of the GEMM. A is packed per (KC-block, MR-row micro-panel) as kc x MR
+/// floats, B per (KC-block, NR-column micro-panel) as kc x NR floats, both zero-padded, so the
+/// micro-kernel reads two unit-stride streams. Packed B for block p starts at p·KC·Npad and its
+/// micro-panel j at j·NR·kc inside that block.
+/// </summary>
+internal static unsafe class GemmPacking
+{
+    public const int MR = 6, NR = 16, KC = 256, MC = 144;
+
+    public static int RoundUp(int x, int m) => (x + m - 1) / m * m;
+
+    public static long PackedBLength(int k, int n) => (long)RoundUp(n, NR) * k;
+
+    /// <summary>Packs micro-panel j (columns j·NR..) of KC-block starting at k0 of B[k, n] = b[k·ks + n·ns].</summary>
+    public static void PackBPanel(float* b, long ks, long ns, int n, int k0, int kc, int panel, float* dst)
+    {
+        int n0 = panel * NR, nr = Math.Min(NR, n - n0);
+        float* src = b + k0 * ks + n0 * ns;
+        if (ns == 1 && nr == NR)
+        {
+            for (int k = 0; k < kc; k++, src += ks, dst += NR)
+            {
+                Vector256.Store(Vector256.Load(src), dst);
+                Vector256.Store(Vector256.Load(src + 8), dst + 8);
+            }
+            return;
+        }
+        if (nr < NR) new Span<float>(dst, kc * NR).Clear();
+        if (ks == 1)
+        {
+            // B is (N, K) row-major (a PyTorch Linear weight): each column of B is a contiguous row.
+            for (int j = 0; j < nr; j++)
+            {
+                float* col = src + j * ns;
+                for (int k = 0; k < kc; k++) dst[k * NR + j] = col[k];
+            }
+            return;
+        }
+        for (int k = 0; k < kc; k++)
+            for (int j = 0; j < nr; j++) dst[k * NR + j] = src[k * ks + j * ns];
+    }
+
+    /// <summary>Packs all of B (k x n) into dst (length <see cref="PackedBLength"/>); tasks split panels across the pool.</summary>
+    public static void PackB(WorkerPool? pool, float* b, long ks, long ns, int k, int n, float* dst)
+    {
+        int panels = (n + NR - 1) / NR, blocks = (k + KC - 1) / KC;
+        long npad = (long)panels * NR;
+        nint bp = (nint)b, dp = (nint)dst;
+        void PackTask(int t)
+        {
+            int p = t / panels, j = t % panels;
+            int k0 = p * KC, kc = Math.Min(KC, k - k0);
+            PackBPanel((float*)bp, ks, ns, n, k0, kc, j, (float*)dp + k0 * npad + (long)j * NR * kc);
+        }
+        if (pool is null || (long)k * n < 1 << 16) { for (int t = 0; t < panels * blocks; t++) PackTask(t); }
+        else pool.Run(panels * blocks, PackTask);
+    }
+
+    /// <summary>Packs rows i0..i0+mc of A[i, k] = a[i·rs + k·cs], columns k0..k0+kc, into MR-row micro-panels.</summary>
+    public static void PackA(float* a, long rs, long cs, int i0, int mc, int k0, int kc, float* dst)
+    {
+        for (int ip = 0; ip < mc; ip += MR, dst += MR * kc)
+        {
+            int mr = Math.Min(MR, mc - ip);
+            float* src = a + (i0 + ip) * rs + k0 * cs;
+            if (cs == 1)
+            {
+                for (int r = 0; r < mr; r++)
+                {
+                    float* row = src + r * rs;
+                    for (int k = 0; k < kc; k++) dst[k * MR + r] = row[k];
+                }
+            }
+            else
+            {
+                for (int r = 0; r < mr; r++)
+                    for (int k = 0; k < kc; k++) dst[k * MR + r] = src[r * rs + k * cs];
+            }
+            for (int r = mr; r < MR; r++)
+                for (int k = 0; k < kc; k++) dst[k * MR + r] = 0f;
+        }
+    }
+}

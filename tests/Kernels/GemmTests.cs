@@ -1,0 +1,114 @@
+using BridgeTower.Kernels;
+using BridgeTower.Kernels.Cpu;
+using static BridgeTower.Tests.Kernels.KernelTestData;
+
+namespace BridgeTower.Tests.Kernels;
+
+/// <summary>
+/// CPU GEMM (MatMul and Linear) against the double-accumulating reference. Tolerance: an fp32 dot
+/// product of length K errs by about eps·√K·|a||b| (random-walk rounding), so the bound is
+/// 1e-6·√K·max|a|·max|b| (≈ 8·eps·√K): a blocking or indexing bug is off by O(|a||b|), far above it.
+/// </summary>
+public class GemmTests
+{
+    public static IEnumerable<object[]> Cases()
+    {
+        int[][] shapes = [[1, 1, 1], [3, 17, 65], [17, 3, 333], [65, 333, 17], [333, 65, 17], [1, 1000, 3], [7, 33, 1000], [150, 40, 300]];
+        foreach (var c in Configurations())
+            foreach (var s in shapes)
+                yield return [c[0], c[1], s[0], s[1], s[2]];
+    }
+
+    private static Func<double, double> GemmTolerance(int k, Tensor a, Tensor b)
+        => _ => 1e-6 * Math.Sqrt(Math.Max(k, 1)) * Math.Max(MaxAbs(a) * MaxAbs(b), 1e-30) + 1e-12;
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatMul_matches_reference(SimdLevel simd, int threads, int m, int n, int k)
+    {
+        using var cpu = new CpuBackend(threads, simd);
+        var a = Random(1, m, k);
+        var b = Random(2, k, n);
+        AssertClose(Reference.MatMul(a, b), cpu.MatMul(a, b), GemmTolerance(k, a, b), $"matmul {m}x{k}·{k}x{n}");
+        var bt = Random(3, n, k);
+        AssertClose(Reference.MatMul(a, bt, transposeB: true), cpu.MatMul(a, bt, transposeB: true), GemmTolerance(k, a, bt), $"matmul {m}x{k}·({n}x{k})ᵀ");
+    }
+
+    [Theory]
+    [MemberData(nameof(Configurations), MemberType = typeof(KernelTestData))]
+    public void Batched_strided_MatMul_matches_reference(SimdLevel simd, int threads)
+    {
+        using var cpu = new CpuBackend(threads, simd);
+        // A as a transposed view (column stride ≠ 1), B narrowed out of a wider tensor.
+        var a = Random(4, 3, 40, 17).Transpose(1, 2);          // (3, 17, 40), strided
+        var b = Random(5, 3, 40, 70).Narrow(2, 3, 65);          // (3, 40, 65), row stride 70
+        AssertClose(Reference.MatMul(a, b), cpu.MatMul(a, b), GemmTolerance(40, a, b), "batched strided matmul");
+        var q = Random(6, 2, 19, 3 * 24).Narrow(2, 24, 24);     // key-like view of a packed projection
+        var kk = Random(7, 2, 23, 3 * 24).Narrow(2, 48, 24);
+        AssertClose(Reference.MatMul(q, kk, true), cpu.MatMul(q, kk, true), GemmTolerance(24, q, kk), "batched q·kᵀ on views");
+    }
+
+    public static IEnumerable<object[]> LinearCases()
+    {
+        foreach (var c in Configurations())
+            foreach (var act in new[] { Activation.None, Activation.Gelu, Activation.QuickGelu, Activation.Tanh })
+            {
+                yield return [c[0], c[1], act, 333, 300, 65, true, true];
+                yield return [c[0], c[1], act, 1, 17, 3, false, false];
+                yield return [c[0], c[1], act, 16, 65, 1000, true, false];
+            }
+    }
+
+    [Theory]
+    [MemberData(nameof(LinearCases))]
+    public void Linear_with_fused_epilogue_matches_reference(SimdLevel simd, int threads, Activation activation,
+        int rows, int inF, int outF, bool withBias, bool withResidual)
+    {
+        using var cpu = new CpuBackend(threads, simd);
+        var x = Random(10, rows, inF);
+        var w = Random(11, outF, inF);
+        var bias = withBias ? Random(12, outF) : null;
+        var residual = withResidual ? Random(13, rows, outF) : null;
+        var expected = Reference.Linear(x, Reference.PrepareLinear(w, bias), activation, residual);
+        using var prepared = cpu.PrepareLinear(w, bias);
+        var actual = cpu.Linear(x, prepared, activation, residual);
+        // The activations are 1-Lipschitz up to GELU's 1.13, so the GEMM bound carries through.
+        AssertClose(expected, actual, v => 1.2e-6 * Math.Sqrt(inF) * MaxAbs(x) * MaxAbs(w) + 1e-6 * (1 + Math.Abs(v)),
+            $"linear {rows}x{inF}->{outF} {activation} bias={withBias} residual={withResidual}");
+    }
+
+    [Fact]
+    public void Linear_keeps_leading_dimensions_and_accepts_bf16_weights()
+    {
+        using var cpu = new CpuBackend(2);
+        var x = Random(20, 2, 5, 24);
+        var w = Random(21, 40, 24).To(DType.BF16);
+        var bias = Random(22, 40).To(DType.F16);
+        var expected = Reference.Linear(x, Reference.PrepareLinear(w, bias));
+        var actual = cpu.Linear(x, cpu.PrepareLinear(w, bias));
+        Assert.Equal(new[] { 2, 5, 40 }, actual.ShapeArray());
+        AssertClose(expected, actual, _ => 1e-6 * Math.Sqrt(24) * 2, "linear on bf16 weights");
+    }
+
+    [Fact]
+    public void Shape_errors_name_the_argument_and_shapes()
+    {
+        using var cpu = new CpuBackend(1);
+        var lin = cpu.PrepareLinear(Random(1, 4, 3), null);
+        var e = Assert.Throws<ArgumentException>(() => cpu.Linear(Random(2, 2, 5), lin));
+        Assert.Contains("[2, 5]", e.Message);
+        Assert.Throws<ArgumentException>(() => cpu.Linear(Random(2, 2, 3), lin, residual: Random(3, 2, 5)));
+        Assert.Throws<ArgumentException>(() => cpu.Linear(Random(2, 2, 3), Reference.PrepareLinear(Random(1, 4, 3), null)));
+        var m = Assert.Throws<ArgumentException>(() => cpu.MatMul(Random(1, 2, 3), Random(2, 4, 5)));
+        Assert.Contains("do not chain", m.Message);
+        Assert.Throws<ArgumentException>(() => cpu.PrepareLinear(Random(1, 4, 3), Random(2, 5)));
+    }
+
+    [Fact]
+    public void Zero_inner_dimension_gives_bias_only()
+    {
+        using var cpu = new CpuBackend(1);
+        var y = cpu.Linear(Tensor.Zeros(3, 0), cpu.PrepareLinear(Tensor.Zeros(4, 0), Tensor.FromArray(new[] { 1f, 2, 3, 4 }, 4)));
+        Assert.Equal(new float[] { 1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4 }, y.ToFloatArray());
+    }
+}
