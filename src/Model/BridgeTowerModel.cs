@@ -151,6 +151,7 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
             var textOut = CrossModalTextLayers[k].Forward(crossText, crossImage, textMask, null, wantAttn, out var textProbs);
             var imageOut = CrossModalImageLayers[k].Forward(crossImage, crossText, null, textMask, wantAttn, out var imageProbs);
             cross.Add((textOut, imageOut));
+            GarbageBound.Check();
             if (wantAttn) attentions.Add((textProbs!, imageProbs!));
         }
 
@@ -228,6 +229,7 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
             if (j == _textLayers) break;
             state = VisionResblocks[j].Forward(state);
             hidden?.Add(state);
+            GarbageBound.Check();
         }
         return new ImageEncoding(bridges, state, imageTokenTypeIdx, hidden);
     }
@@ -239,7 +241,11 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
             throw new ArgumentException($"input_ids: expected (batch, length) I64 or I32, got {inputIds.DType} {inputIds.ShapeString}");
         if (inputIds.Dim(1) < 1 || inputIds.Dim(0) < 1) throw new ArgumentException($"input_ids: empty shape {inputIds.ShapeString}");
         var states = new List<Tensor>(_textLayers + 1) { TextEmbeddings.Forward(inputIds, trace) };
-        foreach (var layer in TextLayers) states.Add(layer.Forward(states[^1], additiveMask));
+        foreach (var layer in TextLayers)
+        {
+            states.Add(layer.Forward(states[^1], additiveMask));
+            GarbageBound.Check();
+        }
         return states;
     }
 

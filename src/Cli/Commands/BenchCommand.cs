@@ -92,6 +92,8 @@ public sealed class BenchCommand : ICommand
         using var model = TaskModel.Create(task, config, weights, backend);
         build.Stop();
         cancellationToken.ThrowIfCancellationRequested();
+        progress.WriteLine(string.Format(CultureInfo.InvariantCulture, "bench: built in {0:F1} s; working set {1:F2} GB, peak so far {2:F2} GB",
+            build.Elapsed.TotalSeconds, Environment.WorkingSet / 1e9, PeakWorkingSetBytes() / 1e9));
 
         var random = new Random(seed);
         var (inputIds, attentionMask) = RandomText(random, config, batch, textLength);

@@ -1,4 +1,5 @@
 using BridgeTower.Model.Config;
+using BridgeTower.Model.Modules;
 using BridgeTower.Tensors;
 
 namespace BridgeTower.Model.Weights;
@@ -31,6 +32,8 @@ public sealed class RandomWeights : IWeightSource
 
     public bool TryGet(string name, out Tensor tensor)
     {
+        // The tensor handed out before is usually packed by now and dead: reclaim it before making more.
+        GarbageBound.Check();
         if (!_specs.TryGetValue(name, out var spec))
         {
             tensor = null!;
