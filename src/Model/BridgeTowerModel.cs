@@ -84,8 +84,8 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
 
     // ---- loading --------------------------------------------------------------------------------
 
-    /// <summary>Loads config.json and the safetensors weights (single or sharded) of a checkpoint directory.</summary>
-    public static BridgeTowerModel Load(string directory, IBackend backend, LoadOptions? options = null) =>
+    /// <summary>Loads config.json and the safetensors weights (single or sharded) of a checkpoint directory; without a backend, on a CpuBackend the model owns.</summary>
+    public static BridgeTowerModel Load(string directory, IBackend? backend = null, LoadOptions? options = null) =>
         Loader.Load(directory, backend, options, (config, w, prefix) =>
         {
             Heads.IgnoreAll(w);

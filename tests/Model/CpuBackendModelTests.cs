@@ -1,0 +1,24 @@
+using BridgeTower.Model;
+
+namespace BridgeTower.Tests.Model;
+
+/// <summary>The model on its default backend (the SIMD CPU backend) against the reference's outputs.</summary>
+public class CpuBackendModelTests
+{
+    [SharedTheory]
+    [InlineData("tiny-base")]
+    [InlineData("tiny-scaled-add")]
+    public void Loading_without_a_backend_runs_on_the_cpu_backend_within_tolerance(string variant)
+    {
+        using var f = new ModelFixture(variant);
+        using var itm = BridgeTowerForImageAndTextRetrieval.Load(f.Directory);
+        Assert.StartsWith("cpu", itm.BridgeTower.Backend.Name);
+        var output = itm.Forward(f.Base() with { Labels = f.Input("itm_labels") });
+        Parity.AssertClose(f.Expected, [("itm.logits", output.Logits), ("itm.loss", output.Loss!)], requireAll: false);
+
+        // The cached image path on the same backend gives the same numbers.
+        var image = itm.BridgeTower.EncodeImage(f.Input("pixel_values"));
+        var cached = itm.Forward(f.Base() with { PixelValues = null, Image = image });
+        Parity.AssertClose(f.Expected, [("itm.logits", cached.Logits)], requireAll: false);
+    }
+}
