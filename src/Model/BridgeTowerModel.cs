@@ -130,8 +130,12 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
         // Layer 0 takes the towers' outputs after split_index layers through the cross-modal LayerNorms.
         var textBridge = TextBridgeInput(textStates[_split]);
         var crossText = CrossModalTextLayernorm.Forward(textBridge);
-        var crossImage = CrossModalImageLayernorm.Forward(TensorOps.RepeatBatch(image.BridgeInputs[0], batch));
         bool wantAttn = inputs.OutputAttentions;
+        // One image against many texts: layer 0's image input, the image self-attention and the projections
+        // taken from it do not depend on the text, so they run once at batch 1 (the attention layers broadcast).
+        // Attention probabilities and traces are reported per pair, so those calls take the repeated path.
+        bool shareImage = image.BatchSize == 1 && batch > 1 && !wantAttn && trace is null;
+        var crossImage = CrossModalImageLayernorm.Forward(shareImage ? image.BridgeInputs[0] : TensorOps.RepeatBatch(image.BridgeInputs[0], batch));
         var cross = new List<(Tensor Text, Tensor Image)>();
         var attentions = new List<(Tensor Text, Tensor Image)>();
         for (int k = 0; k < _crossLayers; k++)

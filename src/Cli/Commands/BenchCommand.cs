@@ -108,8 +108,9 @@ public sealed class BenchCommand : ICommand
         void Cached() => model.Forward(batchInputs with { PixelValues = null, Image = model.Backbone.EncodeImage(pixels) });
         void Uncached() => model.Forward(batchInputs);
 
-        var measured = new List<(string Label, Action Forward, List<double> Ms)> { ("uncached", Uncached, []) };
-        if (cacheMode) measured.Add(("cached", Cached, []));
+        var measured = new List<(string Label, Action Forward, List<double> Ms, List<double> CpuMs)> { ("uncached", Uncached, [], []) };
+        if (cacheMode) measured.Add(("cached", Cached, [], []));
+        using var process = Process.GetCurrentProcess();
         var flops = new double[measured.Count];
         for (int r = -warmup; r < runs; r++)
         {
@@ -118,12 +119,18 @@ public sealed class BenchCommand : ICommand
                 cancellationToken.ThrowIfCancellationRequested();
                 bool first = r == -warmup;
                 backend.Timing = profile && r >= 0;
-                if (first) backend.Reset();
+                if (first) backend.ResetFlops();
+                var cpuBefore = process.TotalProcessorTime;
                 var watch = Stopwatch.StartNew();
                 measured[m].Forward();
                 watch.Stop();
+                process.Refresh();
                 if (first) flops[m] = backend.Flops;
-                if (r >= 0) measured[m].Ms.Add(watch.Elapsed.TotalMilliseconds);
+                if (r >= 0)
+                {
+                    measured[m].Ms.Add(watch.Elapsed.TotalMilliseconds);
+                    measured[m].CpuMs.Add((process.TotalProcessorTime - cpuBefore).TotalMilliseconds);
+                }
                 progress.WriteLine($"bench: {(r < 0 ? "warm-up" : $"run {r + 1}/{runs}")}{(cacheMode ? " " + measured[m].Label : "")}: {watch.Elapsed.TotalMilliseconds:F1} ms");
             }
         }
@@ -144,12 +151,16 @@ public sealed class BenchCommand : ICommand
             output.WriteLine(string.Format(c, "{0}latency: median {1:F1} ms, min {2:F1} ms, max {3:F1} ms", label, median, ms[0], ms[^1]));
             output.WriteLine(string.Format(c, "{0}throughput: {1:F3} pairs/s, {2:F1} GFLOP per forward, {3:F1} GFLOP/s",
                 label, batch / (median / 1000), flops[m] / 1e9, flops[m] / 1e9 / (median / 1000)));
+            // CPU time shows whether the threads had their cores: on a shared machine wall time exceeds CPU time / threads.
+            double cpu = Median(measured[m].CpuMs.Order().ToList());
+            output.WriteLine(string.Format(c, "{0}cpu time: median {1:F1} ms per forward ({2:F2} cores busy on average)",
+                label, cpu, cpu / median));
         }
         if (cacheMode)
             output.WriteLine(string.Format(c, "cache speed-up: {0:F2}x (uncached median / cached median)",
                 Median(measured[0].Ms.Order().ToList()) / median));
         output.WriteLine(string.Format(c, "peak memory: {0:F2} GB working set ({1:F2}x the fp32 weights)", peak / 1e9, peak / (double)weightBytes));
-        if (profile) WriteProfile(progress, backend, runs, measured.Sum(m => m.Ms.Sum()));
+        if (profile) WriteProfile(progress, backend, runs, cacheMode, measured.Sum(m => m.Ms.Sum()));
         output.WriteLine(string.Format(c, "median_ms: {0:F1}", median));
         return CommandLine.ExitOk;
     }
@@ -157,15 +168,15 @@ public sealed class BenchCommand : ICommand
     private static double Median(List<double> sorted) =>
         sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
 
-    private static void WriteProfile(TextWriter w, ProfilingBackend backend, int runs, double totalMs)
+    private static void WriteProfile(TextWriter w, ProfilingBackend backend, int runs, bool cacheMode, double totalMs)
     {
-        w.WriteLine($"profile (per run, {runs} runs):");
+        w.WriteLine($"profile (per run, {runs} runs{(cacheMode ? ", uncached and cached forwards together" : "")}):");
         double inOps = 0;
         foreach (var (op, calls, time, flops) in backend.Report())
         {
             inOps += time.TotalMilliseconds;
-            w.WriteLine(string.Format(CultureInfo.InvariantCulture, "  {0,-36} {1,6} calls {2,10:F1} ms {3,8:F1} GFLOP/s",
-                op, calls / runs, time.TotalMilliseconds / runs, flops > 0 ? flops / 1e9 / time.TotalSeconds : 0));
+            w.WriteLine(string.Format(CultureInfo.InvariantCulture, "  {0,-36} {1,6} calls {2,10:F1} ms {3}",
+                op, calls / runs, time.TotalMilliseconds / runs, flops > 0 ? $"{flops / 1e9 / time.TotalSeconds,8:F1} GFLOP/s" : ""));
         }
         w.WriteLine(string.Format(CultureInfo.InvariantCulture, "  {0,-36} {1,6}       {2,10:F1} ms", "model-side (outside the backend)", "", (totalMs - inOps) / runs));
     }

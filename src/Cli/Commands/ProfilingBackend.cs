@@ -20,11 +20,7 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
     /// <summary>Record per-operation timings (a Stopwatch read around each call).</summary>
     public bool Timing { get; set; }
 
-    public void Reset()
-    {
-        Flops = 0;
-        _ops.Clear();
-    }
+    public void ResetFlops() => Flops = 0;
 
     /// <summary>Operation kinds by total time, longest first.</summary>
     public IEnumerable<(string Op, long Calls, TimeSpan Time, double Flops)> Report() =>
