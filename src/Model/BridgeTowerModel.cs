@@ -84,8 +84,8 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
 
     // ---- loading --------------------------------------------------------------------------------
 
-    /// <summary>Loads config.json and the safetensors weights (single or sharded) of a checkpoint directory.</summary>
-    public static BridgeTowerModel Load(string directory, IBackend backend, LoadOptions? options = null) =>
+    /// <summary>Loads config.json and the safetensors weights (single or sharded) of a checkpoint directory; without a backend, on a CpuBackend the model owns.</summary>
+    public static BridgeTowerModel Load(string directory, IBackend? backend = null, LoadOptions? options = null) =>
         Loader.Load(directory, backend, options, (config, w, prefix) =>
         {
             Heads.IgnoreAll(w);
@@ -130,8 +130,12 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
         // Layer 0 takes the towers' outputs after split_index layers through the cross-modal LayerNorms.
         var textBridge = TextBridgeInput(textStates[_split]);
         var crossText = CrossModalTextLayernorm.Forward(textBridge);
-        var crossImage = CrossModalImageLayernorm.Forward(TensorOps.RepeatBatch(image.BridgeInputs[0], batch));
         bool wantAttn = inputs.OutputAttentions;
+        // One image against many texts: layer 0's image input, the image self-attention and the projections
+        // taken from it do not depend on the text, so they run once at batch 1 (the attention layers broadcast).
+        // Attention probabilities and traces are reported per pair, so those calls take the repeated path.
+        bool shareImage = image.BatchSize == 1 && batch > 1 && !wantAttn && trace is null;
+        var crossImage = CrossModalImageLayernorm.Forward(shareImage ? image.BridgeInputs[0] : TensorOps.RepeatBatch(image.BridgeInputs[0], batch));
         var cross = new List<(Tensor Text, Tensor Image)>();
         var attentions = new List<(Tensor Text, Tensor Image)>();
         for (int k = 0; k < _crossLayers; k++)
@@ -151,6 +155,7 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
             var textOut = CrossModalTextLayers[k].Forward(crossText, crossImage, textMask, null, wantAttn, out var textProbs);
             var imageOut = CrossModalImageLayers[k].Forward(crossImage, crossText, null, textMask, wantAttn, out var imageProbs);
             cross.Add((textOut, imageOut));
+            GarbageBound.Check();
             if (wantAttn) attentions.Add((textProbs!, imageProbs!));
         }
 
@@ -228,6 +233,7 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
             if (j == _textLayers) break;
             state = VisionResblocks[j].Forward(state);
             hidden?.Add(state);
+            GarbageBound.Check();
         }
         return new ImageEncoding(bridges, state, imageTokenTypeIdx, hidden);
     }
@@ -239,7 +245,11 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
             throw new ArgumentException($"input_ids: expected (batch, length) I64 or I32, got {inputIds.DType} {inputIds.ShapeString}");
         if (inputIds.Dim(1) < 1 || inputIds.Dim(0) < 1) throw new ArgumentException($"input_ids: empty shape {inputIds.ShapeString}");
         var states = new List<Tensor>(_textLayers + 1) { TextEmbeddings.Forward(inputIds, trace) };
-        foreach (var layer in TextLayers) states.Add(layer.Forward(states[^1], additiveMask));
+        foreach (var layer in TextLayers)
+        {
+            states.Add(layer.Forward(states[^1], additiveMask));
+            GarbageBound.Check();
+        }
         return states;
     }
 

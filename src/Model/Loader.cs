@@ -1,4 +1,5 @@
 using BridgeTower.Kernels;
+using BridgeTower.Kernels.Cpu;
 using BridgeTower.Model.Config;
 using BridgeTower.Model.Weights;
 using BridgeTower.Tensors.Safetensors;
@@ -15,21 +16,34 @@ internal static class Loader
 {
     public const string BackbonePrefix = "bridgetower.";
 
-    public static T Load<T>(string directory, IBackend backend, LoadOptions? options,
+    /// <param name="backend">null: a <see cref="CpuBackend"/> on every core, owned (disposed) by the model</param>
+    public static T Load<T>(string directory, IBackend? backend, LoadOptions? options,
         Func<BridgeTowerConfig, WeightBinder, string, T> build) where T : IOwnsResources, IDisposable
     {
         var config = BridgeTowerConfig.Load(directory);
         var checkpoint = Checkpoint.Open(directory);
+        var ownedBackend = backend is null ? new CpuBackend() : null;
         try
         {
-            var model = Bind(config, new CheckpointWeights(checkpoint), backend, options, build);
-            model.Own(checkpoint);
+            var model = Bind(config, new CheckpointWeights(checkpoint), backend ?? ownedBackend!, options, build);
+            model.Own(ownedBackend is null ? checkpoint : new Owned(checkpoint, ownedBackend));
             return model;
         }
         catch
         {
             checkpoint.Dispose();
+            ownedBackend?.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The mapped checkpoint and the backend a model created for itself, disposed in that order.</summary>
+    private sealed class Owned(Checkpoint checkpoint, IBackend backend) : IDisposable
+    {
+        public void Dispose()
+        {
+            checkpoint.Dispose();
+            backend.Dispose();
         }
     }
 

@@ -1,5 +1,4 @@
 using BridgeTower.Kernels;
-using BridgeTower.Kernels.Reference;
 using BridgeTower.Model;
 using BridgeTower.Tensors;
 using BridgeTower.Tensors.Safetensors;
@@ -13,13 +12,14 @@ public sealed class RunCommand : ICommand
     public string Summary => "run a model forward on tensors from a .safetensors file, write the outputs";
     public string Usage => """
         usage: bridgetower run --model DIR --task base|itm|mlm|contrastive --inputs IN.safetensors --out OUT.safetensors
-                               [--labels NAME] [--return-loss] [--hidden-states]
+                               [--labels NAME] [--return-loss] [--hidden-states] [--threads N]
 
           IN holds input_ids and optionally attention_mask, and pixel_values or image_embeds (batch-first);
           token_type_ids and pixel_mask are accepted and ignored, as the reference ignores them.
           --labels NAME   the tensor of IN holding the labels (itm: (B,), mlm: (B,T) with -100 ignored)
           --return-loss   contrastive: also write the loss
           --hidden-states also write hidden_states.* (image states sequence-first, as the reference)
+          --threads N     worker threads (default: one per core)
         outputs: base: text_features, image_features, pooler_output; itm and mlm: logits (+ loss with labels);
                  contrastive: logits, text_embeds, image_embeds, cross_embeds (+ loss)
         """;
@@ -28,10 +28,11 @@ public sealed class RunCommand : ICommand
 
     public int Run(string[] args, CancellationToken cancellationToken)
     {
-        var o = Options.Parse(args, ["--model", "--task", "--inputs", "--out", "--labels"], ["--return-loss", "--hidden-states"]);
+        var o = Options.Parse(args, ["--model", "--task", "--inputs", "--out", "--labels", "--threads"], ["--return-loss", "--hidden-states"]);
         if (o.Positional.Count > 0) throw new CliException($"unexpected argument '{o.Positional[0]}'", CommandLine.ExitUsage);
         string model = o.Require("--model"), task = o.Require("--task"), inputsPath = o.Require("--inputs"), outPath = o.Require("--out");
         string? labelsName = o.Get("--labels");
+        int threads = o.GetInt("--threads", 0, min: 1);
         if (!Tasks.Contains(task)) throw new CliException($"--task '{task}': expected one of {string.Join(", ", Tasks)}", CommandLine.ExitUsage);
         if (labelsName is not null && task is not ("itm" or "mlm"))
             throw new CliException($"--labels applies to itm and mlm, not {task}", CommandLine.ExitUsage);
@@ -63,8 +64,7 @@ public sealed class RunCommand : ICommand
             ReturnLoss = o.Flag("--return-loss"),
             OutputHiddenStates = o.Flag("--hidden-states"),
         };
-        // The reference backend until the fast CPU backend lands behind the same interface.
-        using IBackend backend = new ReferenceBackend();
+        using IBackend backend = Backends.Create(threads);
         Dictionary<string, Tensor> outputs = task switch
         {
             "base" => Use(BridgeTowerModel.Load(model, backend), m => m.Forward(inputs).ToDictionary()),

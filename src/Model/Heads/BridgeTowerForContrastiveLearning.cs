@@ -35,7 +35,7 @@ public sealed class BridgeTowerForContrastiveLearning : IDisposable, IOwnsResour
         LogitScale = w.Scalar("logit_scale");
     }
 
-    public static BridgeTowerForContrastiveLearning Load(string directory, IBackend backend, LoadOptions? options = null) =>
+    public static BridgeTowerForContrastiveLearning Load(string directory, IBackend? backend = null, LoadOptions? options = null) =>
         Loader.Load(directory, backend, options, (c, w, p) => new BridgeTowerForContrastiveLearning(c, w, p));
 
     public static BridgeTowerForContrastiveLearning FromWeights(BridgeTowerConfig config, IWeightSource weights, IBackend backend, LoadOptions? options = null) =>

@@ -20,7 +20,7 @@ public sealed class BridgeTowerForImageAndTextRetrieval : IDisposable, IOwnsReso
         ItmScore = w.Linear("itm_score.fc", 2 * config.HiddenSize, 2);
     }
 
-    public static BridgeTowerForImageAndTextRetrieval Load(string directory, IBackend backend, LoadOptions? options = null) =>
+    public static BridgeTowerForImageAndTextRetrieval Load(string directory, IBackend? backend = null, LoadOptions? options = null) =>
         Loader.Load(directory, backend, options, (c, w, p) => new BridgeTowerForImageAndTextRetrieval(c, w, p));
 
     public static BridgeTowerForImageAndTextRetrieval FromWeights(BridgeTowerConfig config, IWeightSource weights, IBackend backend, LoadOptions? options = null) =>

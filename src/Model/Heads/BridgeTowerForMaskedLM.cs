@@ -32,7 +32,7 @@ public sealed class BridgeTowerForMaskedLM : IDisposable, IOwnsResources
             w.Backend.PrepareLinear(w.Raw("mlm_score.decoder.weight", vocab, h), w.Raw("mlm_score.bias", vocab)));
     }
 
-    public static BridgeTowerForMaskedLM Load(string directory, IBackend backend, LoadOptions? options = null) =>
+    public static BridgeTowerForMaskedLM Load(string directory, IBackend? backend = null, LoadOptions? options = null) =>
         Loader.Load(directory, backend, options, (c, w, p) => new BridgeTowerForMaskedLM(c, w, p));
 
     public static BridgeTowerForMaskedLM FromWeights(BridgeTowerConfig config, IWeightSource weights, IBackend backend, LoadOptions? options = null) =>

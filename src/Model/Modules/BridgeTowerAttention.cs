@@ -33,14 +33,17 @@ public sealed class BridgeTowerAttention : IDisposable
     }
 
     /// <param name="mask">additive key mask (B, Tk) of the attended stream, or null for all-visible</param>
+    /// <param name="encoder">the stream to cross-attend to. Either stream may have batch 1 against the other's B
+    /// (one cached image against B texts): its projections are computed once and shared by every row.</param>
     public Tensor Forward(Tensor x, Tensor? mask, Tensor? encoder, bool wantProbabilities, out Tensor? probabilities)
     {
         var source = encoder ?? x;
-        var q = Query.Forward(x);
-        var k = Key.Forward(source);
-        var v = Value.Forward(source);
+        int batch = Math.Max(x.Dim(0), source.Dim(0));
+        var q = TensorOps.RepeatBatch(Query.Forward(x), batch);
+        var k = TensorOps.RepeatBatch(Key.Forward(source), batch);
+        var v = TensorOps.RepeatBatch(Value.Forward(source), batch);
         var context = _backend.Attention(q, k, v, _heads, _scale, mask, wantProbabilities, out probabilities);
-        return OutputLayerNorm.Forward(OutputDense.Forward(context), x);
+        return OutputLayerNorm.Forward(OutputDense.Forward(context), TensorOps.RepeatBatch(x, batch));
     }
 
     public void Dispose()
