@@ -43,8 +43,10 @@ def openblas(m, n, k):
 
 def ours(what, *dims):
     cmd = ["dotnet", args.bench, "quick", what, *map(str, dims), "--threads", str(args.threads)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return float(re.findall(r"GFLOP/s: ([0-9.]+)", out)[-1])
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed with exit code {run.returncode}:\n{run.stdout}\n{run.stderr}")
+    return float(re.findall(r"GFLOP/s: ([0-9.]+)", run.stdout)[-1])
 
 
 print(f"# OpenBLAS via numpy {np.__version__} ({np.__file__}), {args.threads} threads, "

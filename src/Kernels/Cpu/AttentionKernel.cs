@@ -61,8 +61,7 @@ internal static unsafe class AttentionKernel
         else pool.Run(tasks, Task);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RunAvx(in Args a, int b, int h, int q0, int qn)
+    private static void RunAvx(Args a, int b, int h, int q0, int qn)
     {
         int d = a.D, tk = a.Tk, dp = (d + 15) & ~15;
         int blocks = (tk + KB - 1) / KB, tkPad = blocks * KB;

@@ -52,6 +52,7 @@ public sealed unsafe class CpuBackend : IBackend
         GC.KeepAlive(w);
         GC.KeepAlive(xs);
         GC.KeepAlive(rs);
+        GC.KeepAlive(y.Storage);
         return y;
     }
 
@@ -83,6 +84,7 @@ public sealed unsafe class CpuBackend : IBackend
         }
         GC.KeepAlive(a3);
         GC.KeepAlive(b3);
+        GC.KeepAlive(y.Storage);
         return batched ? y : y.Squeeze(0);
     }
 
@@ -116,6 +118,9 @@ public sealed unsafe class CpuBackend : IBackend
             Probabilities = probabilities is null ? 0 : (nint)probabilities.DataPointer,
         });
         GC.KeepAlive(qf); GC.KeepAlive(kf); GC.KeepAlive(vf); GC.KeepAlive(mask);
+        // Without this, background GC has been seen to free the output's pinned array mid-kernel
+        // (AccessViolation writing output; gone with DOTNET_gcConcurrent=0). Every op keeps its output storage alive explicitly.
+        GC.KeepAlive(output.Storage); GC.KeepAlive(probabilities?.Storage);
         return output;
     }
 
@@ -135,7 +140,7 @@ public sealed unsafe class CpuBackend : IBackend
         var simd = Simd;
         RowParallel.Run(_pool, Rows(y, n), n, (r0, r1) =>
             LayerNormKernel.Rows((float*)xi, (float*)ri, (float*)yi, (float*)gi, (float*)bi, n, eps, r0, r1, simd));
-        GC.KeepAlive(xs); GC.KeepAlive(rs); GC.KeepAlive(g); GC.KeepAlive(bt);
+        GC.KeepAlive(xs); GC.KeepAlive(rs); GC.KeepAlive(g); GC.KeepAlive(bt); GC.KeepAlive(y.Storage);
         return y;
     }
 
@@ -149,6 +154,7 @@ public sealed unsafe class CpuBackend : IBackend
         var simd = Simd;
         RowParallel.Run(_pool, Rows(y, n), n, (r0, r1) =>
             VectorMath.Apply((float*)yi + (long)r0 * n, (r1 - r0) * n, activation, simd));
+        GC.KeepAlive(y.Storage);
         return y;
     }
 
@@ -162,7 +168,7 @@ public sealed unsafe class CpuBackend : IBackend
         nint xi = (nint)xs.DataPointer, yi = (nint)y.DataPointer;
         var simd = Simd;
         RowParallel.Run(_pool, Rows(y, n), n, (r0, r1) => SoftmaxKernel.Rows((float*)xi, (float*)yi, n, r0, r1, simd));
-        GC.KeepAlive(xs);
+        GC.KeepAlive(xs); GC.KeepAlive(y.Storage);
         return y;
     }
 
@@ -176,7 +182,7 @@ public sealed unsafe class CpuBackend : IBackend
         nint xi = (nint)xs.DataPointer, yi = (nint)y.DataPointer;
         var simd = Simd;
         RowParallel.Run(_pool, Rows(y, n), n, (r0, r1) => L2NormalizeKernel.Rows((float*)xi, (float*)yi, n, eps, r0, r1, simd));
-        GC.KeepAlive(xs);
+        GC.KeepAlive(xs); GC.KeepAlive(y.Storage);
         return y;
     }
 
@@ -199,7 +205,7 @@ public sealed unsafe class CpuBackend : IBackend
         var simd = Simd;
         RowParallel.Run(_pool, checked((int)(total / n)), n, (r0, r1) =>
             AddScaledKernel.Rows((float*)ai, (float*)bi, bStride, (float*)yi, n, alpha, beta, r0, r1, simd));
-        GC.KeepAlive(af); GC.KeepAlive(bf);
+        GC.KeepAlive(af); GC.KeepAlive(bf); GC.KeepAlive(y.Storage);
         return y;
     }
 

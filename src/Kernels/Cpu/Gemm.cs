@@ -36,7 +36,7 @@ internal static unsafe class Gemm
         int icBlocks = (m + MC - 1) / MC;
         int mcBlock = Math.Min(MC, GemmPacking.RoundUp((m + icBlocks - 1) / icBlocks, MR));
         icBlocks = (m + mcBlock - 1) / mcBlock;
-        int jcBlocks = Math.Max((n + MaxNC - 1) / MaxNC, (threads * 4 + batch * icBlocks - 1) / (batch * icBlocks));
+        int jcBlocks = Math.Max((n + MaxNC - 1) / MaxNC, (threads * 8 + batch * icBlocks - 1) / (batch * icBlocks));
         if (threads == 1) jcBlocks = (n + MaxNC - 1) / MaxNC;
         int nct = GemmPacking.RoundUp((n + jcBlocks - 1) / jcBlocks, NR);
         jcBlocks = (n + nct - 1) / nct;

@@ -1,31 +1,45 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using BridgeTower.Tensors;
 
 namespace BridgeTower.Kernels.Cpu;
 
-/// <summary>A Linear weight (out, in) packed once into GEMM B-panels (B = Wᵀ, k = in, n = out), plus an fp32 bias.</summary>
+/// <summary>
+/// A Linear weight (out, in) packed once into GEMM B-panels (B = Wᵀ, k = in, n = out), plus an fp32
+/// bias, in 64-byte-aligned native memory (never moved or scanned by the GC; freed by Dispose or the finalizer).
+/// </summary>
 internal sealed unsafe class PackedLinear : LinearWeights
 {
-    private readonly float[] _packed;
-    private readonly float[]? _bias;
+    private float* _packed;
+    private float* _bias;
 
-    public float* Packed => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_packed));
-    public float* Bias => _bias is null ? null : (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_bias));
+    public float* Packed => _packed != null ? _packed : throw new ObjectDisposedException(nameof(LinearWeights), "these Linear weights were disposed");
+    public float* Bias => _bias;
 
     public PackedLinear(WorkerPool pool, Tensor weight, Tensor? bias) : base(weight.Dim(1), weight.Dim(0), bias is not null)
     {
         var w = weight.ToF32();
         long length = GemmPacking.PackedBLength(InFeatures, OutFeatures);
-        if (length > Array.MaxLength)
-            throw new ArgumentException($"weight: shape {weight.ShapeString} is too large to pack ({length} floats)");
-        _packed = GC.AllocateUninitializedArray<float>((int)length, pinned: true);
-        GemmPacking.PackB(pool, (float*)w.DataPointer, 1, InFeatures, InFeatures, OutFeatures, Packed);
+        _packed = (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(1, length) * sizeof(float), 64);
+        GemmPacking.PackB(pool, (float*)w.DataPointer, 1, InFeatures, InFeatures, OutFeatures, _packed);
+        GC.KeepAlive(w);
         if (bias is not null)
         {
-            _bias = GC.AllocateUninitializedArray<float>(OutFeatures, pinned: true);
-            bias.ToF32().ReadOnlySpan<float>().CopyTo(_bias);
+            _bias = (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(1, OutFeatures) * sizeof(float), 64);
+            bias.ToF32().ReadOnlySpan<float>().CopyTo(new Span<float>(_bias, OutFeatures));
         }
-        GC.KeepAlive(w);
+    }
+
+    ~PackedLinear() => Free();
+
+    public override void Dispose()
+    {
+        Free();
+        base.Dispose();
+    }
+
+    private void Free()
+    {
+        if (_packed != null) { NativeMemory.AlignedFree(_packed); _packed = null; }
+        if (_bias != null) { NativeMemory.AlignedFree(_bias); _bias = null; }
     }
 }

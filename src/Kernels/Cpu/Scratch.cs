@@ -1,31 +1,40 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace BridgeTower.Kernels.Cpu;
 
 /// <summary>
-/// Per-thread pinned float buffers, grown on demand and kept, so kernels allocate nothing in the
-/// steady state. Each slot is owned by one kernel phase; a pointer stays valid until the same
-/// thread asks the same slot for a larger size.
+/// Per-thread 64-byte-aligned native float buffers, grown on demand and kept, so kernels allocate
+/// nothing in the steady state and the GC never sees (or moves) them. Each slot is owned by one
+/// kernel phase; a pointer stays valid until the same thread asks the same slot for a larger size.
+/// A buffer is freed by its finalizer once its thread has ended.
 /// </summary>
 internal static unsafe class Scratch
 {
     public const int PackA = 0, PackB = 1, Attention = 2, Tile = 3, Rows = 4;
     private const int Slots = 5;
 
-    [ThreadStatic] private static float[]?[]? t_buffers;
+    private sealed class Buffer(long length) : IDisposable
+    {
+        public readonly float* Pointer = (float*)NativeMemory.AlignedAlloc((nuint)(length * sizeof(float)), 64);
+        public readonly long Length = length;
+        ~Buffer() => NativeMemory.AlignedFree(Pointer);
+        public void Dispose() { NativeMemory.AlignedFree(Pointer); GC.SuppressFinalize(this); }
+    }
+
+    [ThreadStatic] private static Buffer?[]? t_buffers;
 
     public static float* Get(int slot, long length)
     {
-        var buffers = t_buffers ??= new float[Slots][];
+        var buffers = t_buffers ??= new Buffer[Slots];
         var buffer = buffers[slot];
         if (buffer is null || buffer.Length < length)
         {
-            if (length > Array.MaxLength) throw new OutOfMemoryException($"scratch buffer of {length} floats is too large");
-            long grown = Math.Min(Array.MaxLength, Math.Max(length, (buffer?.Length ?? 0) * 3L / 2));
-            buffer = GC.AllocateUninitializedArray<float>((int)grown, pinned: true);
+            if (length > (long)int.MaxValue * 4) throw new OutOfMemoryException($"scratch buffer of {length} floats is too large");
+            long grown = Math.Max(Math.Max(length, 1), (buffer?.Length ?? 0) * 3L / 2);
+            buffer?.Dispose();
+            buffer = new Buffer(grown);
             buffers[slot] = buffer;
         }
-        return (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+        return buffer.Pointer;
     }
 }
