@@ -68,6 +68,12 @@ public sealed unsafe class MappedStorage : Storage, IDisposable
 
     public override bool IsReadOnly => true;
 
+    public override Span<byte> Bytes(long byteOffset, int length)
+    {
+        CheckRange(byteOffset, length);
+        return new Span<byte>(Pointer + byteOffset, length);
+    }
+
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     public override string ToString() => $"MappedStorage({Path}, {_length} bytes)";

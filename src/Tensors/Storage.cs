@@ -13,6 +13,20 @@ public abstract unsafe class Storage
     public abstract byte* Pointer { get; }
 
     public abstract bool IsReadOnly { get; }
+
+    /// <summary>
+    /// A span over <paramref name="length"/> bytes from <paramref name="byteOffset"/>. Unlike a span
+    /// built from <see cref="Pointer"/>, a span over managed storage keeps the array alive while
+    /// it is in use (the GC tracks it), so a tensor that becomes unreachable cannot be freed under it.
+    /// </summary>
+    public abstract Span<byte> Bytes(long byteOffset, int length);
+
+    private protected void CheckRange(long byteOffset, int length)
+    {
+        if (byteOffset < 0 || length < 0 || byteOffset > ByteLength - length)
+            throw new ArgumentOutOfRangeException(nameof(byteOffset),
+                $"bytes [{byteOffset}, {byteOffset + length}) lie outside the {ByteLength}-byte storage");
+    }
 }
 
 /// <summary>A pinned managed byte array (pinned so <see cref="Pointer"/> never moves).</summary>
@@ -33,6 +47,12 @@ public sealed unsafe class ManagedStorage : Storage
     public override byte* Pointer => (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_bytes));
 
     public override bool IsReadOnly => false;
+
+    public override Span<byte> Bytes(long byteOffset, int length)
+    {
+        CheckRange(byteOffset, length);
+        return _bytes.AsSpan((int)byteOffset, length);
+    }
 }
 
 /// <summary>
@@ -69,6 +89,13 @@ public sealed unsafe class ExternalStorage : Storage
     }
 
     public override bool IsReadOnly => true;
+
+    /// <summary>The mapping's lifetime is explicit (its owner is disposed by the user), not the GC's.</summary>
+    public override Span<byte> Bytes(long byteOffset, int length)
+    {
+        CheckRange(byteOffset, length);
+        return new Span<byte>(Pointer + byteOffset, length);
+    }
 
     /// <summary>What keeps the memory alive (held so the GC cannot collect it while tensors view it).</summary>
     public object Owner => _owner;

@@ -10,13 +10,13 @@ public sealed unsafe partial class Tensor
     public Tensor Copy()
     {
         var result = Zeros(DType, _shape);
-        int size = DType.SizeOf();
-        byte* dst = result.DataPointer;
         if (IsContiguous)
         {
-            Buffer.MemoryCopy(DataPointer, dst, result.ByteCount, ByteCount);
+            ElementBytes().CopyTo(result.ElementBytes());
             return result;
         }
+        int size = DType.SizeOf();
+        byte* dst = result.DataPointer;
         foreach (long e in ElementOffsets())
         {
             Buffer.MemoryCopy(Storage.Pointer + e * size, dst, size, size);
@@ -37,6 +37,7 @@ public sealed unsafe partial class Tensor
         {
             // Whole checkpoints go through here at load time: a flat loop, no per-element iterator.
             ConvertContiguousToF32(DataPointer, DType, dst);
+            GC.KeepAlive(this); // the raw pointer does not keep a managed storage alive
             return result;
         }
         switch (DType)

@@ -164,14 +164,17 @@ public sealed unsafe partial class Tensor
         CheckSpanAccess<T>();
         if (Storage.IsReadOnly)
             throw new InvalidOperationException($"{this} views read-only (memory-mapped) storage; use ReadOnlySpan or Copy()");
-        return new Span<T>(DataPointer, checked((int)ElementCount));
+        return MemoryMarshal.Cast<byte, T>(ElementBytes());
     }
 
     public ReadOnlySpan<T> ReadOnlySpan<T>() where T : unmanaged
     {
         CheckSpanAccess<T>();
-        return new ReadOnlySpan<T>(DataPointer, checked((int)ElementCount));
+        return MemoryMarshal.Cast<byte, T>(ElementBytes());
     }
+
+    /// <summary>The bytes of a contiguous view, as a GC-tracked span where the storage is managed.</summary>
+    private Span<byte> ElementBytes() => Storage.Bytes(Offset * DType.SizeOf(), checked((int)ByteCount));
 
     private void CheckSpanAccess<T>() where T : unmanaged
     {

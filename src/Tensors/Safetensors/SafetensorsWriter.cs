@@ -87,6 +87,7 @@ public static unsafe class SafetensorsWriter
                     p += chunk;
                     remaining -= chunk;
                 }
+                GC.KeepAlive(contiguous); // a fresh copy is otherwise unreachable while its raw pointer is written
             }
         }
     }
