@@ -15,11 +15,13 @@ public sealed class ModelFixture : IDisposable
     public SafetensorsFile Expected { get; }
     /// <summary>Calls the reference raises on (errors.json), with its message.</summary>
     public IReadOnlyDictionary<string, string> Errors { get; }
-    public IBackend Backend { get; } = new ReferenceBackend();
+    public IBackend Backend { get; }
 
-    public ModelFixture(string variant)
+    /// <param name="backend">the backend the model runs on (owned by the fixture); the reference one by default</param>
+    public ModelFixture(string variant, IBackend? backend = null)
     {
         Variant = variant;
+        Backend = backend ?? new ReferenceBackend();
         Directory = SharedData.Models(variant);
         Inputs = SafetensorsFile.Open(Path.Combine(Directory, "inputs.safetensors"));
         Expected = SafetensorsFile.Open(Path.Combine(Directory, "expected.safetensors"));

@@ -39,6 +39,19 @@ public class ParityTests
         Assert.NotEmpty(compared);
     }
 
+    /// <summary>
+    /// The same calls on the SIMD backend the library runs on by default (2 threads, so the parallel
+    /// paths run), held to the same contract: every backend is checked against the reference's outputs.
+    /// </summary>
+    [SharedTheory]
+    [MemberData(nameof(VariantCalls))]
+    public void Call_matches_the_reference_on_the_cpu_backend(string variant, string call)
+    {
+        using var f = new ModelFixture(variant, new BridgeTower.Kernels.Cpu.CpuBackend(threads: 2));
+        if (f.Errors.ContainsKey(call) || !f.HasCall(call)) return; // error cases are backend-independent (above)
+        Assert.NotEmpty(Run(f, call));
+    }
+
     /// <summary>Every tensor of expected.safetensors is checked by one of the calls.</summary>
     [SharedTheory]
     [MemberData(nameof(Variants))]
