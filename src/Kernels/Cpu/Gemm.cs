@@ -5,10 +5,10 @@ namespace BridgeTower.Kernels.Cpu;
 /// Work is split into (batch, MC-row block, NC-column block) tasks on the shared pool; each task
 /// walks the KC blocks, packs its A block into a per-thread buffer that stays in L2, and sweeps
 /// NR-column B micro-panels (in L1) against MR-row A micro-panels with the register-blocked kernel.
+/// B must have been packed with <see cref="GemmBlocking.For"/>(simd).
 /// </summary>
 internal static unsafe class Gemm
 {
-    private const int MR = GemmPacking.MR, NR = GemmPacking.NR, KC = GemmPacking.KC, MC = GemmPacking.MC;
     private const int MaxNC = 1024;
     /// <summary>Below this many flops the whole GEMM runs on the calling thread (waking workers costs more).</summary>
     private const long InlineFlops = 1L << 20;
@@ -20,6 +20,8 @@ internal static unsafe class Gemm
     {
         if (batch <= 0 || m <= 0 || n <= 0) return;
         var epi = epilogue;
+        var bl = GemmBlocking.For(simd);
+        int MR = bl.MR, NR = bl.NR, KC = bl.KC, MC = bl.MC;
         if (k == 0)
         {
             for (int z = 0; z < batch; z++)
@@ -59,7 +61,7 @@ internal static unsafe class Gemm
             {
                 int kc = Math.Min(KC, k - k0);
                 bool accumulate = k0 > 0, last = k0 + kc == k;
-                GemmPacking.PackA(az, ars, acs, i0, mc, k0, kc, aPack);
+                GemmPacking.PackA(az, ars, acs, i0, mc, k0, kc, MR, aPack);
                 float* bBlock = bz + k0 * npad;
                 for (int jr = j0; jr < j0 + nc; jr += NR)
                 {
