@@ -135,7 +135,7 @@ public static class Quick
         {
             for (int rep = 0; rep < reps; rep++)
                 for (int p = 0; p < panels; p++)
-                    GemmMicroKernels.Run(simd, kc, a + p * bl.MR * kc, b, c, bl.NR, p > 0);
+                    GemmMicroKernels.Run(simd, kc, a + p * bl.MR * kc, b, bl.NR, c, bl.NR, p > 0);
         });
         System.Runtime.InteropServices.NativeMemory.AlignedFree(a);
         System.Runtime.InteropServices.NativeMemory.AlignedFree(b);

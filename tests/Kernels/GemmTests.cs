@@ -15,7 +15,9 @@ public class GemmTests
     {
         int[][] shapes = [[1, 1, 1], [3, 17, 65], [17, 3, 333], [65, 333, 17], [333, 65, 17], [1, 1000, 3], [7, 33, 1000], [150, 40, 300],
             // one past the 12x32 wide tile and its 384-deep K block, and 2 threads splitting both M and N
-            [25, 97, 385], [109, 161, 17]];
+            [25, 97, 385], [109, 161, 17],
+            // wide-tile M edges of 4 and 1 rows, and up to 32 rows B read in place (row-major, unpacked)
+            [16, 65, 17], [32, 97, 300], [13, 333, 3]];
         foreach (var c in Configurations())
             foreach (var s in shapes)
                 yield return [c[0], c[1], s[0], s[1], s[2]];

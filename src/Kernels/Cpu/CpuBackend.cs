@@ -58,6 +58,9 @@ public sealed unsafe class CpuBackend : IBackend
         return y;
     }
 
+    /// <summary>Up to this many rows of A, MatMul reads a row-major B in place instead of packing it (packing would cost about as much as the product).</summary>
+    private const int InPlaceBMaxRows = 32;
+
     public Tensor MatMul(Tensor a, Tensor b, bool transposeB = false)
     {
         ArgumentNullException.ThrowIfNull(a);
@@ -76,14 +79,20 @@ public sealed unsafe class CpuBackend : IBackend
         long packedLen = GemmPacking.PackedBLength(k, n, blocking);
         if (bt > 0 && m > 0 && n > 0 && k > 0)
         {
-            float* packed = Scratch.Get(Scratch.PackB, checked(packedLen * bt));
             var bs = b3.Strides;
             float* bp = (float*)b3.DataPointer;
-            for (int z = 0; z < bt; z++)
-                GemmPacking.PackB(_pool, bp + z * bs[0], bs[1], bs[2], k, n, blocking, packed + z * packedLen);
             var st = a3.Strides;
-            Gemm.Run(_pool, Simd, bt, m, n, k, (float*)a3.DataPointer, st[0], st[1], st[2],
-                packed, packedLen, (float*)y.DataPointer, (long)m * n, n, default);
+            if (m <= InPlaceBMaxRows && bs[2] == 1 && bs[1] > 0)
+                Gemm.Run(_pool, Simd, bt, m, n, k, (float*)a3.DataPointer, st[0], st[1], st[2],
+                    bp, bs[0], (float*)y.DataPointer, (long)m * n, n, default, bRowStride: bs[1]);
+            else
+            {
+                float* packed = Scratch.Get(Scratch.PackB, checked(packedLen * bt));
+                for (int z = 0; z < bt; z++)
+                    GemmPacking.PackB(_pool, bp + z * bs[0], bs[1], bs[2], k, n, blocking, packed + z * packedLen);
+                Gemm.Run(_pool, Simd, bt, m, n, k, (float*)a3.DataPointer, st[0], st[1], st[2],
+                    packed, packedLen, (float*)y.DataPointer, (long)m * n, n, default);
+            }
         }
         GC.KeepAlive(a3);
         GC.KeepAlive(b3);

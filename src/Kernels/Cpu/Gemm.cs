@@ -5,7 +5,10 @@ namespace BridgeTower.Kernels.Cpu;
 /// Work is split into (batch, MC-row block, NC-column block) tasks on the shared pool; each task
 /// walks the KC blocks, packs its A block into a per-thread buffer that stays in L2, and sweeps
 /// NR-column B micro-panels (in L1) against MR-row A micro-panels with the register-blocked kernel.
-/// B must have been packed with <see cref="GemmBlocking.For"/>(simd).
+/// B must have been packed with <see cref="GemmBlocking.For"/>(simd), or, with bPacked null, be row-major
+/// (unit column stride, rows bRowStride apart) and read in place: for a few rows of A, packing B would
+/// cost as much as the product, so full-width micro-panels are read straight from B and only the
+/// ragged last panel is packed (zero-padded) per task.
 /// </summary>
 internal static unsafe class Gemm
 {
@@ -16,7 +19,7 @@ internal static unsafe class Gemm
     public static void Run(WorkerPool pool, SimdLevel simd, int batch, int m, int n, int k,
         float* a, long aBatch, long ars, long acs,
         float* bPacked, long bPackedBatch,
-        float* c, long cBatch, long ldc, in GemmEpilogue epilogue)
+        float* c, long cBatch, long ldc, in GemmEpilogue epilogue, long bRowStride = 0)
     {
         if (batch <= 0 || m <= 0 || n <= 0) return;
         var epi = epilogue;
@@ -45,6 +48,7 @@ internal static unsafe class Gemm
         long npad = GemmPacking.RoundUp(n, NR);
         int tasks = batch * icBlocks * jcBlocks;
         nint ap = (nint)a, bp = (nint)bPacked, cp = (nint)c;
+        bool inPlace = bRowStride > 0;
 
         void Task(int t)
         {
@@ -57,6 +61,7 @@ internal static unsafe class Gemm
             float* cz = (float*)cp + z * cBatch;
             float* aPack = Scratch.Get(Scratch.PackA, (long)MC * KC);
             float* tile = Scratch.Get(Scratch.Tile, MR * NR);
+            float* edgeB = inPlace ? Scratch.Get(Scratch.EdgeB, (long)KC * NR) : null;
             for (int k0 = 0; k0 < k; k0 += KC)
             {
                 int kc = Math.Min(KC, k - k0);
@@ -67,23 +72,37 @@ internal static unsafe class Gemm
                 {
                     int nr = Math.Min(NR, n - jr);
                     float* bPanel = bBlock + (long)(jr / NR) * NR * kc;
+                    long ldb = NR;
+                    if (inPlace)
+                    {
+                        if (nr == NR) { bPanel = bz + k0 * bRowStride + jr; ldb = bRowStride; }
+                        else { GemmPacking.PackBPanel(bz, bRowStride, 1, n, k0, kc, jr / NR, NR, edgeB); bPanel = edgeB; }
+                    }
                     for (int ir = 0; ir < mc; ir += MR)
                     {
                         int mr = Math.Min(MR, mc - ir);
                         float* cTile = cz + (i0 + ir) * ldc + jr;
                         float* aPanel = aPack + ir * kc;
                         if (mr == MR && nr == NR)
-                            GemmMicroKernels.Run(simd, kc, aPanel, bPanel, cTile, ldc, accumulate);
+                            GemmMicroKernels.Run(simd, kc, aPanel, bPanel, ldb, cTile, ldc, accumulate);
+                        else if (simd >= SimdLevel.Avx512 && mr < MR)
+                        {
+                            for (int r0 = 0; r0 < mr; r0 += 4)
+                            {
+                                int rows = Math.Min(4, mr - r0);
+                                if (rows == 4 && nr == NR)
+                                    GemmMicroKernels.Avx512x4x32(kc, aPanel + r0, bPanel, ldb, cTile + r0 * ldc, ldc, accumulate);
+                                else
+                                {
+                                    GemmMicroKernels.Avx512x4x32(kc, aPanel + r0, bPanel, ldb, tile, NR, false);
+                                    CopyTile(tile, NR, cTile + r0 * ldc, ldc, rows, nr, accumulate);
+                                }
+                            }
+                        }
                         else
                         {
-                            GemmMicroKernels.Run(simd, kc, aPanel, bPanel, tile, NR, false);
-                            for (int r = 0; r < mr; r++)
-                            {
-                                float* dst = cTile + r * ldc;
-                                float* src = tile + r * NR;
-                                if (accumulate) for (int j = 0; j < nr; j++) dst[j] += src[j];
-                                else for (int j = 0; j < nr; j++) dst[j] = src[j];
-                            }
+                            GemmMicroKernels.Run(simd, kc, aPanel, bPanel, ldb, tile, NR, false);
+                            CopyTile(tile, NR, cTile, ldc, mr, nr, accumulate);
                         }
                         if (last && !epi.IsNone) epi.Apply(cTile, ldc, i0 + ir, jr, mr, nr, simd);
                     }
@@ -93,5 +112,16 @@ internal static unsafe class Gemm
 
         if (threads == 1 || tasks == 1) { for (int t = 0; t < tasks; t++) Task(t); }
         else pool.Run(tasks, Task);
+    }
+
+    private static void CopyTile(float* tile, int ldt, float* c, long ldc, int rows, int cols, bool accumulate)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* dst = c + r * ldc;
+            float* src = tile + r * ldt;
+            if (accumulate) for (int j = 0; j < cols; j++) dst[j] += src[j];
+            else for (int j = 0; j < cols; j++) dst[j] = src[j];
+        }
     }
 }

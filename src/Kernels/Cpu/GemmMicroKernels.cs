@@ -9,24 +9,25 @@ namespace BridgeTower.Kernels.Cpu;
 /// <see cref="GemmBlocking.For"/>). The AVX-512 kernel keeps a 12x32 tile in 24 zmm accumulators:
 /// 24 FMAs per 2 loads + 12 broadcasts. The AVX2 kernel keeps 6x16 in 12 ymm: 12 FMAs per 2 loads
 /// + 6 broadcasts, which leaves Zen 4's front end little slack. accumulate=false overwrites C (first KC block).
+/// B's rows are ldb floats apart: NR in a packed panel, the row stride when B is read in place.
 /// </summary>
 internal static unsafe class GemmMicroKernels
 {
     private const int MR = 6, NR = 16, WideMR = 12, WideNR = 32;
 
-    public static void Run(SimdLevel simd, int kc, float* a, float* b, float* c, long ldc, bool accumulate)
+    public static void Run(SimdLevel simd, int kc, float* a, float* b, long ldb, float* c, long ldc, bool accumulate)
     {
         switch (simd)
         {
-            case SimdLevel.Avx512: Avx512x12x32(kc, a, b, c, ldc, accumulate); break;
-            case SimdLevel.Avx2Fma: Avx6x16(kc, a, b, c, ldc, accumulate); break;
-            case SimdLevel.Vector128: V128(kc, a, b, c, ldc, accumulate); break;
-            default: Scalar(kc, a, b, c, ldc, accumulate); break;
+            case SimdLevel.Avx512: Avx512x12x32(kc, a, b, ldb, c, ldc, accumulate); break;
+            case SimdLevel.Avx2Fma: Avx6x16(kc, a, b, ldb, c, ldc, accumulate); break;
+            case SimdLevel.Vector128: V128(kc, a, b, ldb, c, ldc, accumulate); break;
+            default: Scalar(kc, a, b, ldb, c, ldc, accumulate); break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Avx512x12x32(int kc, float* a, float* b, float* c, long ldc, bool accumulate)
+    private static void Avx512x12x32(int kc, float* a, float* b, long ldb, float* c, long ldc, bool accumulate)
     {
         // C's rows are ldc apart (often a multiple of 4 KB): fetch them now so the final update does not wait on misses.
         for (int r = 0; r < WideMR; r++) { Sse.Prefetch0(c + r * ldc); Sse.Prefetch0(c + r * ldc + 16); }
@@ -42,7 +43,7 @@ internal static unsafe class GemmMicroKernels
         Vector512<float> c9a = default, c9b = default;
         Vector512<float> c10a = default, c10b = default;
         Vector512<float> c11a = default, c11b = default;
-        for (int k = 0; k < kc; k++, a += WideMR, b += WideNR)
+        for (int k = 0; k < kc; k++, a += WideMR, b += ldb)
         {
             var b0 = Avx512F.LoadVector512(b);
             var b1 = Avx512F.LoadVector512(b + 16);
@@ -91,6 +92,42 @@ internal static unsafe class GemmMicroKernels
         }
     }
 
+    /// <summary>
+    /// The wide kernel's ragged M edge: C[4x32] from rows r..r+3 of a 12-row packed A panel (a points at
+    /// row r, panel stride 12), so a 16-row GEMM computes 16 rows instead of 24.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Avx512x4x32(int kc, float* a, float* b, long ldb, float* c, long ldc, bool accumulate)
+    {
+        Vector512<float> c0a = default, c0b = default;
+        Vector512<float> c1a = default, c1b = default;
+        Vector512<float> c2a = default, c2b = default;
+        Vector512<float> c3a = default, c3b = default;
+        for (int k = 0; k < kc; k++, a += WideMR, b += ldb)
+        {
+            var b0 = Avx512F.LoadVector512(b);
+            var b1 = Avx512F.LoadVector512(b + 16);
+            var av = Vector512.Create(a[0]); c0a = Avx512F.FusedMultiplyAdd(av, b0, c0a); c0b = Avx512F.FusedMultiplyAdd(av, b1, c0b);
+            av = Vector512.Create(a[1]); c1a = Avx512F.FusedMultiplyAdd(av, b0, c1a); c1b = Avx512F.FusedMultiplyAdd(av, b1, c1b);
+            av = Vector512.Create(a[2]); c2a = Avx512F.FusedMultiplyAdd(av, b0, c2a); c2b = Avx512F.FusedMultiplyAdd(av, b1, c2b);
+            av = Vector512.Create(a[3]); c3a = Avx512F.FusedMultiplyAdd(av, b0, c3a); c3b = Avx512F.FusedMultiplyAdd(av, b1, c3b);
+        }
+        if (accumulate)
+        {
+            Add512(c + 0 * ldc, c0a, c0b);
+            Add512(c + 1 * ldc, c1a, c1b);
+            Add512(c + 2 * ldc, c2a, c2b);
+            Add512(c + 3 * ldc, c3a, c3b);
+        }
+        else
+        {
+            Set512(c + 0 * ldc, c0a, c0b);
+            Set512(c + 1 * ldc, c1a, c1b);
+            Set512(c + 2 * ldc, c2a, c2b);
+            Set512(c + 3 * ldc, c3a, c3b);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Add512(float* c, Vector512<float> v0, Vector512<float> v1)
     {
@@ -106,11 +143,11 @@ internal static unsafe class GemmMicroKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Avx6x16(int kc, float* a, float* b, float* c, long ldc, bool accumulate)
+    private static void Avx6x16(int kc, float* a, float* b, long ldb, float* c, long ldc, bool accumulate)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int k = 0; k < kc; k++, a += MR, b += NR)
+        for (int k = 0; k < kc; k++, a += MR, b += ldb)
         {
             var b0 = Avx.LoadVector256(b);
             var b1 = Avx.LoadVector256(b + 8);
@@ -154,14 +191,14 @@ internal static unsafe class GemmMicroKernels
     }
 
     /// <summary>Fallback for 128-bit SIMD without FMA: the tile in two 6x8 halves of 12 accumulators each.</summary>
-    private static void V128(int kc, float* a0, float* b0, float* c, long ldc, bool accumulate)
+    private static void V128(int kc, float* a0, float* b0, long ldb, float* c, long ldc, bool accumulate)
     {
         for (int half = 0; half < 2; half++)
         {
             Vector128<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
             Vector128<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
             float* a = a0, b = b0 + half * 8;
-            for (int k = 0; k < kc; k++, a += MR, b += NR)
+            for (int k = 0; k < kc; k++, a += MR, b += ldb)
             {
                 var x0 = Vector128.Load(b);
                 var x1 = Vector128.Load(b + 4);
@@ -187,11 +224,11 @@ internal static unsafe class GemmMicroKernels
         Vector128.Store(v1, c + 4);
     }
 
-    private static void Scalar(int kc, float* a, float* b, float* c, long ldc, bool accumulate)
+    private static void Scalar(int kc, float* a, float* b, long ldb, float* c, long ldc, bool accumulate)
     {
         float* acc = stackalloc float[MR * NR];
         new Span<float>(acc, MR * NR).Clear();
-        for (int k = 0; k < kc; k++, a += MR, b += NR)
+        for (int k = 0; k < kc; k++, a += MR, b += ldb)
             for (int r = 0; r < MR; r++)
             {
                 float ar = a[r];
