@@ -49,6 +49,23 @@ internal static unsafe class Gemm
         int tasks = batch * icBlocks * jcBlocks;
         nint ap = (nint)a, bp = (nint)bPacked, cp = (nint)c;
         bool inPlace = bRowStride > 0;
+        // When N is split, every column task of a row block would pack the same A block (6x over for
+        // 325x3072·3072x768); then A is packed once, in parallel, as [z][KC-block][MR-panel] (kc x MR each).
+        bool sharedA = jcBlocks > 1;
+        long mpad = GemmPacking.RoundUp(m, MR), aPackedBatch = mpad * k;
+        nint shared = sharedA ? (nint)Scratch.Get(Scratch.SharedA, checked(batch * aPackedBatch)) : 0;
+        if (sharedA)
+        {
+            int kBlocks = (k + KC - 1) / KC;
+            void PackTask(int t)
+            {
+                int z = t / (kBlocks * icBlocks), rest = t % (kBlocks * icBlocks);
+                int k0 = rest / icBlocks * KC, i0 = rest % icBlocks * mcBlock;
+                GemmPacking.PackA((float*)ap + z * aBatch, ars, acs, i0, Math.Min(mcBlock, m - i0), k0, Math.Min(KC, k - k0), MR,
+                    (float*)shared + z * aPackedBatch + k0 * mpad + (long)i0 * Math.Min(KC, k - k0));
+            }
+            pool.Run(batch * kBlocks * icBlocks, PackTask);
+        }
 
         void Task(int t)
         {
@@ -59,14 +76,15 @@ internal static unsafe class Gemm
             float* az = (float*)ap + z * aBatch;
             float* bz = (float*)bp + z * bPackedBatch;
             float* cz = (float*)cp + z * cBatch;
-            float* aPack = Scratch.Get(Scratch.PackA, (long)MC * KC);
+            float* aPack = sharedA ? null : Scratch.Get(Scratch.PackA, (long)MC * KC);
             float* tile = Scratch.Get(Scratch.Tile, MR * NR);
             float* edgeB = inPlace ? Scratch.Get(Scratch.EdgeB, (long)KC * NR) : null;
             for (int k0 = 0; k0 < k; k0 += KC)
             {
                 int kc = Math.Min(KC, k - k0);
                 bool accumulate = k0 > 0, last = k0 + kc == k;
-                GemmPacking.PackA(az, ars, acs, i0, mc, k0, kc, MR, aPack);
+                if (sharedA) aPack = (float*)shared + z * aPackedBatch + k0 * mpad + (long)i0 * kc;
+                else GemmPacking.PackA(az, ars, acs, i0, mc, k0, kc, MR, aPack);
                 float* bBlock = bz + k0 * npad;
                 for (int jr = j0; jr < j0 + nc; jr += NR)
                 {

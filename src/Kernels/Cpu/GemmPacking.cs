@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace BridgeTower.Kernels.Cpu;
 
@@ -85,7 +86,10 @@ internal static unsafe class GemmPacking
             float* src = a + (i0 + ip) * rs + k0 * cs;
             if (cs == 1)
             {
-                for (int r = 0; r < mr; r++)
+                int r = 0;
+                if (Sse.IsSupported)
+                    for (; r + 4 <= mr; r += 4) Transpose4Rows(src + r * rs, rs, kc, MR, dst + r);
+                for (; r < mr; r++)
                 {
                     float* row = src + r * rs;
                     for (int k = 0; k < kc; k++) dst[k * MR + r] = row[k];
@@ -99,5 +103,32 @@ internal static unsafe class GemmPacking
             for (int r = mr; r < MR; r++)
                 for (int k = 0; k < kc; k++) dst[k * MR + r] = 0f;
         }
+    }
+
+    /// <summary>
+    /// dst[k·MR + r] = src[r·rs + k] for 4 rows, in 4x4 SSE transposes: the scalar loop's strided single-float
+    /// stores made packing A about a tenth of a 325-row GEMM.
+    /// </summary>
+    private static void Transpose4Rows(float* src, long rs, int kc, int MR, float* dst)
+    {
+        int k = 0;
+        for (; k <= kc - 4; k += 4)
+        {
+            var r0 = Sse.LoadVector128(src + k);
+            var r1 = Sse.LoadVector128(src + rs + k);
+            var r2 = Sse.LoadVector128(src + 2 * rs + k);
+            var r3 = Sse.LoadVector128(src + 3 * rs + k);
+            var t0 = Sse.UnpackLow(r0, r1);   // a0 b0 a1 b1
+            var t1 = Sse.UnpackLow(r2, r3);   // c0 d0 c1 d1
+            var t2 = Sse.UnpackHigh(r0, r1);  // a2 b2 a3 b3
+            var t3 = Sse.UnpackHigh(r2, r3);  // c2 d2 c3 d3
+            float* d = dst + k * MR;
+            Sse.Store(d, Sse.MoveLowToHigh(t0, t1));
+            Sse.Store(d + MR, Sse.MoveHighToLow(t1, t0));
+            Sse.Store(d + 2 * MR, Sse.MoveLowToHigh(t2, t3));
+            Sse.Store(d + 3 * MR, Sse.MoveHighToLow(t3, t2));
+        }
+        for (; k < kc; k++)
+            for (int r = 0; r < 4; r++) dst[k * MR + r] = src[r * rs + k];
     }
 }
