@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -34,6 +35,7 @@ internal static unsafe class GemmPacking
     public static long PackedBLength(int k, int n, in GemmBlocking bl) => (long)RoundUp(n, bl.NR) * k;
 
     /// <summary>Packs micro-panel j (columns j·NR..) of KC-block starting at k0 of B[k, n] = b[k·ks + n·ns].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // loops run once per weight at load: no tier-0 pass
     public static void PackBPanel(float* b, long ks, long ns, int n, int k0, int kc, int panel, int NR, float* dst)
     {
         int n0 = panel * NR, nr = Math.Min(NR, n - n0);
@@ -78,6 +80,7 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>Packs rows i0..i0+mc of A[i, k] = a[i·rs + k·cs], columns k0..k0+kc, into MR-row micro-panels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // loops run once per weight at load: no tier-0 pass
     public static void PackA(float* a, long rs, long cs, int i0, int mc, int k0, int kc, int MR, float* dst)
     {
         for (int ip = 0; ip < mc; ip += MR, dst += MR * kc)
@@ -109,6 +112,7 @@ internal static unsafe class GemmPacking
     /// dst[k·MR + r] = src[r·rs + k] for 4 rows, in 4x4 SSE transposes: the scalar loop's strided single-float
     /// stores made packing A about a tenth of a 325-row GEMM.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // loops run once per weight at load: no tier-0 pass
     private static void Transpose4Rows(float* src, long rs, int kc, int MR, float* dst)
     {
         int k = 0;
