@@ -101,7 +101,13 @@ internal static unsafe class Gemm
                         int mr = Math.Min(MR, mc - ir);
                         float* cTile = cz + (i0 + ir) * ldc + jr;
                         float* aPanel = aPack + ir * kc;
-                        if (mr == MR && nr == NR)
+                        if (mr == MR && nr == NR && simd >= SimdLevel.Avx512)
+                        {
+                            // While the last A panel runs, pull the next B panel toward L2 (it comes from L3).
+                            float* pf = ir + MR >= mc ? bPanel + (inPlace ? NR : (long)NR * kc) : bPanel;
+                            GemmMicroKernels.Avx512x12x32(kc, aPanel, bPanel, ldb, cTile, ldc, accumulate, pf);
+                        }
+                        else if (mr == MR && nr == NR)
                             GemmMicroKernels.Run(simd, kc, aPanel, bPanel, ldb, cTile, ldc, accumulate);
                         else if (simd >= SimdLevel.Avx512 && mr < MR)
                         {

@@ -19,7 +19,7 @@ internal static unsafe class GemmMicroKernels
     {
         switch (simd)
         {
-            case SimdLevel.Avx512: Avx512x12x32(kc, a, b, ldb, c, ldc, accumulate); break;
+            case SimdLevel.Avx512: Avx512x12x32(kc, a, b, ldb, c, ldc, accumulate, b); break;
             case SimdLevel.Avx2Fma: Avx6x16(kc, a, b, ldb, c, ldc, accumulate); break;
             case SimdLevel.Vector128: V128(kc, a, b, ldb, c, ldc, accumulate); break;
             default: Scalar(kc, a, b, ldb, c, ldc, accumulate); break;
@@ -27,7 +27,7 @@ internal static unsafe class GemmMicroKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Avx512x12x32(int kc, float* a, float* b, long ldb, float* c, long ldc, bool accumulate)
+    public static void Avx512x12x32(int kc, float* a, float* b, long ldb, float* c, long ldc, bool accumulate, float* prefetch)
     {
         // C's rows are ldc apart (often a multiple of 4 KB): fetch them now so the final update does not wait on misses.
         for (int r = 0; r < WideMR; r++) { Sse.Prefetch0(c + r * ldc); Sse.Prefetch0(c + r * ldc + 16); }
@@ -43,8 +43,10 @@ internal static unsafe class GemmMicroKernels
         Vector512<float> c9a = default, c9b = default;
         Vector512<float> c10a = default, c10b = default;
         Vector512<float> c11a = default, c11b = default;
-        for (int k = 0; k < kc; k++, a += WideMR, b += ldb)
+        for (int k = 0; k < kc; k++, a += WideMR, b += ldb, prefetch += ldb)
         {
+            Sse.Prefetch1(prefetch);
+            Sse.Prefetch1(prefetch + 16);
             var b0 = Avx512F.LoadVector512(b);
             var b1 = Avx512F.LoadVector512(b + 16);
             var av = Vector512.Create(a[0]); c0a = Avx512F.FusedMultiplyAdd(av, b0, c0a); c0b = Avx512F.FusedMultiplyAdd(av, b1, c0b);
