@@ -11,14 +11,17 @@ namespace BridgeTower.Bench;
 /// Script-friendly measurements that finish in seconds and end with one parsable line
 /// "GFLOP/s: X" (the median over repeated calls after a warm-up).
 ///   quick gemm M N K [--threads T]       C = A(M,K)·B(K,N), B packed on every call (like BLAS sgemm)
+///   (gemm, linear and attention also take --simd LEVEL to force a lower SimdLevel)
 ///   quick linear M N K [--threads T]     y = x(M,K)·Wᵀ, W (N,K) packed once (the model's Linear)
 ///   quick attention B H TQ TK D [--threads T]
 ///   quick peak [--threads T]             independent FMA chains on T threads (Vector256, and Vector512 where accelerated)
-///   quick kernel                         the GEMM micro-kernel alone on cache-resident panels, one thread
+///   quick kernel [256|512]               the GEMM micro-kernel alone on cache-resident panels, one thread
 /// </summary>
 public static class Quick
 {
     private const double TargetSeconds = 2.0;
+    /// <summary>--simd Avx2Fma|Avx512|Vector128|Scalar forces a lower level for gemm/linear/attention (default: detected).</summary>
+    private static SimdLevel? s_simd;
 
     public static int Run(string[] args)
     {
@@ -29,6 +32,7 @@ public static class Quick
             for (int i = 0; i < args.Length; i++)
             {
                 if (args[i] == "--threads" && i + 1 < args.Length) threads = int.Parse(args[++i]);
+                else if (args[i] == "--simd" && i + 1 < args.Length) s_simd = Enum.Parse<SimdLevel>(args[++i], ignoreCase: true);
                 else rest.Add(args[i]);
             }
             if (rest.Count == 0) return Usage();
@@ -40,6 +44,7 @@ public static class Quick
                 "attention" when n.Length == 5 => Attention(n[0], n[1], n[2], n[3], n[4], threads),
                 "peak" when n.Length == 0 => Peak(threads),
                 "kernel" when n.Length == 0 => MicroKernel(SimdSupport.Detected),
+                "kernel" when n.Length == 1 && n[0] is 256 or 512 => MicroKernel(SimdSupport.Clamp(n[0] == 512 ? SimdLevel.Avx512 : SimdLevel.Avx2Fma)),
                 _ => double.NaN,
             };
             if (double.IsNaN(gflops)) return Usage();
@@ -55,7 +60,7 @@ public static class Quick
 
     private static int Usage()
     {
-        Console.Error.WriteLine("usage: quick gemm|linear M N K [--threads T] | quick attention B H TQ TK D [--threads T] | quick peak [--threads T]");
+        Console.Error.WriteLine("usage: quick gemm|linear M N K [--threads T] | quick attention B H TQ TK D [--threads T] | quick peak [--threads T] | quick kernel [256|512]");
         return 2;
     }
 
@@ -69,7 +74,7 @@ public static class Quick
 
     private static double Gemm(int m, int n, int k, int threads, bool prepacked)
     {
-        using var cpu = new CpuBackend(threads);
+        using var cpu = new CpuBackend(threads, s_simd);
         var a = Random(1, m, k);
         Action call;
         if (prepacked)
@@ -88,7 +93,7 @@ public static class Quick
 
     private static double Attention(int b, int h, int tq, int tk, int d, int threads)
     {
-        using var cpu = new CpuBackend(threads);
+        using var cpu = new CpuBackend(threads, s_simd);
         var q = Random(1, b, tq, h * d);
         var k = Random(2, b, tk, h * d);
         var v = Random(3, b, tk, h * d);
