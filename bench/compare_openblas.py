@@ -41,19 +41,27 @@ def openblas(m, n, k):
     return 2.0 * m * n * k / statistics.median(times) / 1e9
 
 
-def ours(what, *dims):
+def ours(what, *dims, output=None):
     cmd = ["dotnet", args.bench, "quick", what, *map(str, dims), "--threads", str(args.threads)]
     run = subprocess.run(cmd, capture_output=True, text=True)
     if run.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed with exit code {run.returncode}:\n{run.stdout}\n{run.stderr}")
+    if output is not None:
+        output.append(run.stdout)
     return float(re.findall(r"GFLOP/s: ([0-9.]+)", run.stdout)[-1])
 
 
 print(f"# OpenBLAS via numpy {np.__version__} ({np.__file__}), {args.threads} threads, "
       f"{args.repeats} alternating repeats, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
-peaks = [ours("peak") for _ in range(args.repeats)]
+peak_logs = []
+peaks = [ours("peak", output=peak_logs) for _ in range(args.repeats)]
 peak = statistics.median(peaks)
-print(f"quick peak (median): {peak:.1f} GFLOP/s")
+for width in ("256", "512"):
+    found = [float(x) for log in peak_logs for x in re.findall(rf"peak {width}-bit: ([0-9.]+)", log)]
+    if found:
+        print(f"quick peak {width}-bit (median of {len(found)}): {statistics.median(found):.1f} GFLOP/s")
+print(f"quick peak used for '% of peak' (the GEMM kernel's width): {peak:.1f} GFLOP/s")
+print(f"quick kernel (GEMM micro-kernel alone on cache-resident panels, 1 thread): {ours('kernel'):.1f} GFLOP/s")
 print(f"| shape | OpenBLAS GFLOP/s | ours gemm GFLOP/s | ours/OpenBLAS | ours % of peak | ours prepacked linear GFLOP/s |")
 print(f"|---|---|---|---|---|---|")
 for m, n, k, label in SHAPES:

@@ -13,7 +13,11 @@ public class GemmTests
 {
     public static IEnumerable<object[]> Cases()
     {
-        int[][] shapes = [[1, 1, 1], [3, 17, 65], [17, 3, 333], [65, 333, 17], [333, 65, 17], [1, 1000, 3], [7, 33, 1000], [150, 40, 300]];
+        int[][] shapes = [[1, 1, 1], [3, 17, 65], [17, 3, 333], [65, 333, 17], [333, 65, 17], [1, 1000, 3], [7, 33, 1000], [150, 40, 300],
+            // one past the 12x32 wide tile and its 384-deep K block, and 2 threads splitting both M and N
+            [25, 97, 385], [109, 161, 17],
+            // wide-tile M edges of 4 and 1 rows, and up to 32 rows B read in place (row-major, unpacked)
+            [16, 65, 17], [32, 97, 300], [13, 333, 3]];
         foreach (var c in Configurations())
             foreach (var s in shapes)
                 yield return [c[0], c[1], s[0], s[1], s[2]];
@@ -114,5 +118,16 @@ public class GemmTests
         using var cpu = new CpuBackend(1);
         var y = cpu.Linear(Tensor.Zeros(3, 0), cpu.PrepareLinear(Tensor.Zeros(4, 0), Tensor.FromArray(new[] { 1f, 2, 3, 4 }, 4)));
         Assert.Equal(new float[] { 1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4 }, y.ToFloatArray());
+    }
+
+    [Fact]
+    public void Weights_packed_for_another_tile_layout_are_rejected()
+    {
+        if (SimdSupport.Detected < SimdLevel.Avx512) return; // one layout only on this machine
+        using var wide = new CpuBackend(1, SimdLevel.Avx512);
+        using var narrow = new CpuBackend(1, SimdLevel.Avx2Fma);
+        using var packed = wide.PrepareLinear(Random(1, 4, 3), null);
+        var e = Assert.Throws<ArgumentException>(() => narrow.Linear(Random(2, 2, 3), packed));
+        Assert.Contains("weights", e.Message);
     }
 }

@@ -20,7 +20,7 @@ internal static class KernelTestData
     /// <summary>Every SIMD level this machine can run, each at 1 and 2 threads.</summary>
     public static IEnumerable<object[]> Configurations()
     {
-        foreach (var level in new[] { SimdLevel.Avx2Fma, SimdLevel.Vector128, SimdLevel.Scalar })
+        foreach (var level in new[] { SimdLevel.Avx512, SimdLevel.Avx2Fma, SimdLevel.Vector128, SimdLevel.Scalar })
         {
             if (level > SimdSupport.Detected) continue;
             yield return new object[] { level, 1 };

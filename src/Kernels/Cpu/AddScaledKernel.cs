@@ -13,7 +13,7 @@ internal static unsafe class AddScaledKernel
         {
             float* ar = a + (long)r * n, yr = y + (long)r * n, br = b + r * bStride;
             int i = 0;
-            if (simd == SimdLevel.Avx2Fma)
+            if (simd >= SimdLevel.Avx2Fma)
                 for (; i <= n - 8; i += 8)
                     Vector256.Store(Vector256.FusedMultiplyAdd(va, Vector256.Load(ar + i), vb * Vector256.Load(br + i)), yr + i);
             for (; i < n; i++) yr[i] = alpha * ar[i] + beta * br[i];

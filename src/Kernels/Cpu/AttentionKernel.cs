@@ -54,7 +54,7 @@ internal static unsafe class AttentionKernel
         {
             int b = t / (args.Heads * chunks), rest = t % (args.Heads * chunks);
             int h = rest / chunks, q0 = rest % chunks * qc;
-            if (simd == SimdLevel.Avx2Fma) RunAvx(args, b, h, q0, Math.Min(qc, args.Tq - q0));
+            if (simd >= SimdLevel.Avx2Fma) RunAvx(args, b, h, q0, Math.Min(qc, args.Tq - q0));
             else Scalar(args, b, h, q0, Math.Min(qc, args.Tq - q0));
         }
         if (flops < 1 << 20 || tasks == 1) { for (int t = 0; t < tasks; t++) Task(t); }

@@ -28,7 +28,7 @@ public sealed unsafe class CpuBackend : IBackend
         ArgumentNullException.ThrowIfNull(weight);
         if (weight.Rank != 2) throw new ArgumentException($"weight: expected rank 2 (out, in), got {weight.ShapeString}", nameof(weight));
         bias?.EnsureShape("bias", weight.Dim(0));
-        return new PackedLinear(_pool, weight, bias);
+        return new PackedLinear(_pool, GemmBlocking.For(Simd), weight, bias);
     }
 
     public Tensor Linear(Tensor x, LinearWeights weights, Activation activation = Activation.None, Tensor? residual = null)
@@ -36,6 +36,8 @@ public sealed unsafe class CpuBackend : IBackend
         ArgumentNullException.ThrowIfNull(x);
         if (weights is not PackedLinear w)
             throw new ArgumentException($"weights: prepared by another backend ({weights?.GetType().Name ?? "null"}); call this backend's PrepareLinear", nameof(weights));
+        if (w.Blocking != GemmBlocking.For(Simd))
+            throw new ArgumentException($"weights: packed for another SIMD level's GEMM layout; call this backend's PrepareLinear", nameof(weights));
         if (x.Rank < 1 || x.Dim(-1) != w.InFeatures)
             throw new ArgumentException($"x: expected last dimension {w.InFeatures}, got shape {x.ShapeString}", nameof(x));
         var outShape = x.ShapeArray();
@@ -56,6 +58,9 @@ public sealed unsafe class CpuBackend : IBackend
         return y;
     }
 
+    /// <summary>Up to this many rows of A, MatMul reads a row-major B in place instead of packing it (packing would cost about as much as the product).</summary>
+    private const int InPlaceBMaxRows = 32;
+
     public Tensor MatMul(Tensor a, Tensor b, bool transposeB = false)
     {
         ArgumentNullException.ThrowIfNull(a);
@@ -70,17 +75,24 @@ public sealed unsafe class CpuBackend : IBackend
         if (b3.Dim(0) != bt || b3.Dim(1) != k)
             throw new ArgumentException($"matmul: shapes {a.ShapeString} and {b.ShapeString}{(transposeB ? "ᵀ" : "")} do not chain");
         var y = Tensor.Zeros(bt, m, n);
-        long packedLen = GemmPacking.PackedBLength(k, n);
+        var blocking = GemmBlocking.For(Simd);
+        long packedLen = GemmPacking.PackedBLength(k, n, blocking);
         if (bt > 0 && m > 0 && n > 0 && k > 0)
         {
-            float* packed = Scratch.Get(Scratch.PackB, checked(packedLen * bt));
             var bs = b3.Strides;
             float* bp = (float*)b3.DataPointer;
-            for (int z = 0; z < bt; z++)
-                GemmPacking.PackB(_pool, bp + z * bs[0], bs[1], bs[2], k, n, packed + z * packedLen);
             var st = a3.Strides;
-            Gemm.Run(_pool, Simd, bt, m, n, k, (float*)a3.DataPointer, st[0], st[1], st[2],
-                packed, packedLen, (float*)y.DataPointer, (long)m * n, n, default);
+            if (m <= InPlaceBMaxRows && bs[2] == 1 && bs[1] > 0)
+                Gemm.Run(_pool, Simd, bt, m, n, k, (float*)a3.DataPointer, st[0], st[1], st[2],
+                    bp, bs[0], (float*)y.DataPointer, (long)m * n, n, default, bRowStride: bs[1]);
+            else
+            {
+                float* packed = Scratch.Get(Scratch.PackB, checked(packedLen * bt));
+                for (int z = 0; z < bt; z++)
+                    GemmPacking.PackB(_pool, bp + z * bs[0], bs[1], bs[2], k, n, blocking, packed + z * packedLen);
+                Gemm.Run(_pool, Simd, bt, m, n, k, (float*)a3.DataPointer, st[0], st[1], st[2],
+                    packed, packedLen, (float*)y.DataPointer, (long)m * n, n, default);
+            }
         }
         GC.KeepAlive(a3);
         GC.KeepAlive(b3);

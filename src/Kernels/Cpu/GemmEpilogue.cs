@@ -32,7 +32,7 @@ internal readonly unsafe struct GemmEpilogue
             float* res = Residual == null ? null : Residual + (row0 + r) * ResidualStride + col0;
             float* bias = Bias == null ? null : Bias + col0;
             int j = 0;
-            if (simd == SimdLevel.Avx2Fma && Activation != Activation.Tanh)
+            if (simd >= SimdLevel.Avx2Fma && Activation != Activation.Tanh)
             {
                 for (; j <= cols - 8; j += 8)
                 {

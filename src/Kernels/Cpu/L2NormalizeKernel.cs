@@ -12,7 +12,7 @@ internal static unsafe class L2NormalizeKernel
             float* xr = x + (long)r * n, yr = y + (long)r * n;
             int i = 0;
             double ss = 0;
-            if (simd == SimdLevel.Avx2Fma)
+            if (simd >= SimdLevel.Avx2Fma)
             {
                 Vector256<float> acc = default;
                 for (; i <= n - 8; i += 8) { var v = Vector256.Load(xr + i); acc = Vector256.FusedMultiplyAdd(v, v, acc); }

@@ -16,7 +16,7 @@ internal static unsafe class LayerNormKernel
             {
                 float* rr = residual + (long)r * n;
                 int j = 0;
-                if (simd == SimdLevel.Avx2Fma)
+                if (simd >= SimdLevel.Avx2Fma)
                     for (; j <= n - 8; j += 8) Vector256.Store(Vector256.Load(xr + j) + Vector256.Load(rr + j), yr + j);
                 for (; j < n; j++) yr[j] = xr[j] + rr[j];
                 src = yr;
@@ -25,7 +25,7 @@ internal static unsafe class LayerNormKernel
             float variance = RowReductions.SumSquaredDeviation(src, n, mean, simd) / n;
             float inv = 1f / MathF.Sqrt(variance + eps);
             int i = 0;
-            if (simd == SimdLevel.Avx2Fma)
+            if (simd >= SimdLevel.Avx2Fma)
             {
                 var m = Vector256.Create(mean);
                 var s = Vector256.Create(inv);

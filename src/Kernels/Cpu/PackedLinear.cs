@@ -14,13 +14,16 @@ internal sealed unsafe class PackedLinear : LinearWeights
 
     public float* Packed => _packed != null ? _packed : throw new ObjectDisposedException(nameof(LinearWeights), "these Linear weights were disposed");
     public float* Bias => _bias;
+    /// <summary>The GEMM layout the weight was packed for.</summary>
+    public GemmBlocking Blocking { get; }
 
-    public PackedLinear(WorkerPool pool, Tensor weight, Tensor? bias) : base(weight.Dim(1), weight.Dim(0), bias is not null)
+    public PackedLinear(WorkerPool pool, GemmBlocking blocking, Tensor weight, Tensor? bias) : base(weight.Dim(1), weight.Dim(0), bias is not null)
     {
+        Blocking = blocking;
         var w = weight.ToF32();
-        long length = GemmPacking.PackedBLength(InFeatures, OutFeatures);
+        long length = GemmPacking.PackedBLength(InFeatures, OutFeatures, blocking);
         _packed = (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(1, length) * sizeof(float), 64);
-        GemmPacking.PackB(pool, (float*)w.DataPointer, 1, InFeatures, InFeatures, OutFeatures, _packed);
+        GemmPacking.PackB(pool, (float*)w.DataPointer, 1, InFeatures, InFeatures, OutFeatures, blocking, _packed);
         GC.KeepAlive(w);
         if (bias is not null)
         {

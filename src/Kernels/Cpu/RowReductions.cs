@@ -11,7 +11,7 @@ internal static unsafe class RowReductions
     {
         int i = 0;
         double s = 0; // the scalar path has no 16 partial sums to keep its rounding error small
-        if (simd == SimdLevel.Avx2Fma && n >= 16)
+        if (simd >= SimdLevel.Avx2Fma && n >= 16)
         {
             Vector256<float> a0 = default, a1 = default;
             for (; i <= n - 16; i += 16) { a0 += Vector256.Load(x + i); a1 += Vector256.Load(x + i + 8); }
@@ -27,7 +27,7 @@ internal static unsafe class RowReductions
     {
         int i = 0;
         double s = 0;
-        if (simd == SimdLevel.Avx2Fma && n >= 16)
+        if (simd >= SimdLevel.Avx2Fma && n >= 16)
         {
             var m = Vector256.Create(mean);
             Vector256<float> a0 = default, a1 = default;
@@ -49,7 +49,7 @@ internal static unsafe class RowReductions
     {
         int i = 0;
         float m = float.NegativeInfinity;
-        if (simd == SimdLevel.Avx2Fma && n >= 8)
+        if (simd >= SimdLevel.Avx2Fma && n >= 8)
         {
             var v = Vector256.Create(float.NegativeInfinity);
             for (; i <= n - 8; i += 8) v = Vector256.Max(v, Vector256.Load(x + i));
@@ -65,7 +65,7 @@ internal static unsafe class RowReductions
     {
         int i = 0;
         float s = 0;
-        if (simd == SimdLevel.Avx2Fma && n >= 8)
+        if (simd >= SimdLevel.Avx2Fma && n >= 8)
         {
             var m = Vector256.Create(max);
             Vector256<float> acc = default;
@@ -85,7 +85,7 @@ internal static unsafe class RowReductions
     public static void Scale(float* y, int n, float factor, SimdLevel simd)
     {
         int i = 0;
-        if (simd == SimdLevel.Avx2Fma)
+        if (simd >= SimdLevel.Avx2Fma)
         {
             var f = Vector256.Create(factor);
             for (; i <= n - 8; i += 8) Vector256.Store(Vector256.Load(y + i) * f, y + i);

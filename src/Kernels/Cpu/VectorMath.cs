@@ -110,7 +110,7 @@ internal static class VectorMath
         int i = 0;
         // tanh stays scalar: it only runs on pooler rows, and MathF.Tanh keeps full relative accuracy near 0
         // (the exp-quotient form and TensorPrimitives.Tanh lose it there).
-        if (simd == SimdLevel.Avx2Fma && activation != Activation.Tanh)
+        if (simd >= SimdLevel.Avx2Fma && activation != Activation.Tanh)
         {
             for (; i <= n - 8; i += 8) Vector256.Store(Apply(Vector256.Load(x + i), activation), x + i);
         }
