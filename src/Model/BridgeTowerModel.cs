@@ -108,12 +108,17 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
     public BridgeTowerModelOutput Forward(BridgeTowerInputs inputs) =>
         Run(inputs, inputs.ImageTokenTypeIdx is int idx && idx != 0 ? idx : 1);
 
-    internal BridgeTowerModelOutput Run(BridgeTowerInputs inputs, int imageTokenTypeIdx) =>
-        Run(inputs, imageTokenTypeIdx, out _, out _);
+    internal BridgeTowerModelOutput Run(BridgeTowerInputs inputs, int imageTokenTypeIdx, bool pooledOnly = false) =>
+        Run(inputs, imageTokenTypeIdx, out _, out _, pooledOnly);
 
     /// <param name="textStates">text tower states [embeddings, layer 0, ..., layer L-1]</param>
     /// <param name="image">the vision tower's encoding (computed here or the cached one)</param>
-    internal BridgeTowerModelOutput Run(BridgeTowerInputs inputs, int imageTokenTypeIdx, out List<Tensor> textStates, out ImageEncoding image)
+    /// <param name="pooledOnly">
+    /// the caller reads only pooler_output (ITM, contrastive): the last image layer then computes the CLS row
+    /// alone and image_features holds just that row, unless hidden states, attentions or a trace are asked for
+    /// </param>
+    internal BridgeTowerModelOutput Run(BridgeTowerInputs inputs, int imageTokenTypeIdx, out List<Tensor> textStates, out ImageEncoding image,
+        bool pooledOnly = false)
     {
         var trace = inputs.Trace;
         var textMask = AdditiveTextMask(inputs.InputIds, inputs.AttentionMask);
@@ -153,7 +158,11 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
             }
             // Each stream cross-attends to the other stream's *input* to this layer.
             var textOut = CrossModalTextLayers[k].Forward(crossText, crossImage, textMask, null, wantAttn, out var textProbs);
-            var imageOut = CrossModalImageLayers[k].Forward(crossImage, crossText, null, textMask, wantAttn, out var imageProbs);
+            Tensor? imageProbs = null;
+            bool clsOnly = pooledOnly && k == _crossLayers - 1 && !wantAttn && !inputs.OutputHiddenStates && trace is null;
+            var imageOut = clsOnly
+                ? CrossModalImageLayers[k].ForwardCls(crossImage, crossText, null, textMask)
+                : CrossModalImageLayers[k].Forward(crossImage, crossText, null, textMask, wantAttn, out imageProbs);
             cross.Add((textOut, imageOut));
             GarbageBound.Check();
             if (wantAttn) attentions.Add((textProbs!, imageProbs!));

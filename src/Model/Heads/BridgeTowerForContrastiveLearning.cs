@@ -46,7 +46,7 @@ public sealed class BridgeTowerForContrastiveLearning : IDisposable, IOwnsResour
     {
         HeadChecks.NoImageTokenType(inputs, nameof(BridgeTowerForContrastiveLearning));
         EnsureImageHeadRuns();
-        var outputs = BridgeTower.Run(inputs, 1, out var textStates, out var image);
+        var outputs = BridgeTower.Run(inputs, 1, out var textStates, out var image, pooledOnly: true);
         var textEmbeds = TextEmbedsFrom(textStates[^1]);
         // One encoded image scored against B texts (the cached path) stands for B copies of that image.
         var imageEmbeds = TensorOps.RepeatBatch(ImageEmbedsFrom(image), textEmbeds.Dim(0));

@@ -30,7 +30,7 @@ public sealed class BridgeTowerForImageAndTextRetrieval : IDisposable, IOwnsReso
     public BridgeTowerHeadOutput Forward(BridgeTowerInputs inputs)
     {
         HeadChecks.NoImageTokenType(inputs, nameof(BridgeTowerForImageAndTextRetrieval));
-        var outputs = BridgeTower.Run(inputs, 1);
+        var outputs = BridgeTower.Run(inputs, 1, pooledOnly: true);
         var logits = ItmScore.Forward(outputs.PoolerOutput);
         Tensor? loss = null;
         if (inputs.Labels is not null)

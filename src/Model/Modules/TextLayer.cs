@@ -48,6 +48,18 @@ public sealed class CrossLayer : IDisposable
         return FeedForward.Forward(crossed);
     }
 
+    /// <summary>
+    /// The CLS row (B, 1, H) of <see cref="Forward"/> alone: every sub-layer is row-wise except the
+    /// self-attention's keys and values, which still come from all of <paramref name="x"/>. For a last
+    /// layer whose only consumer is the pooler, this skips the other rows' work.
+    /// </summary>
+    public Tensor ForwardCls(Tensor x, Tensor other, Tensor? mask, Tensor? otherMask)
+    {
+        var attended = Attention.Forward(TensorOps.Cls(x).Unsqueeze(1), mask, x, false, out _);
+        var crossed = CrossAttention.Forward(attended, otherMask, other, false, out _);
+        return FeedForward.Forward(crossed);
+    }
+
     public void Dispose() { Attention.Dispose(); CrossAttention.Dispose(); FeedForward.Dispose(); }
 }
 
