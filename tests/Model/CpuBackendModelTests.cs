@@ -27,10 +27,7 @@ public class CpuBackendModelTests
     {
         using var f = new ModelFixture("tiny-base");
         using var itm = BridgeTowerForImageAndTextRetrieval.Load(f.Directory);
-        var pixels = f.Input("pixel_values");
-        var one = pixels.Narrow(0, 0, 1).Contiguous();
-        var repeated = Tensor.Zeros(pixels.ShapeArray());
-        for (int i = 0; i < pixels.Dim(0); i++) one.ReadOnlySpan<float>().CopyTo(repeated.Span<float>().Slice(i * (int)one.ElementCount));
+        var (one, repeated) = f.OneImageAndRepeated(0);
         var uncached = itm.Forward(f.Base() with { PixelValues = repeated });
         var image = itm.BridgeTower.EncodeImage(one);
         // Shared layer-0 image work (the default) and the per-pair path (taken when attentions are asked for).

@@ -26,11 +26,8 @@ public class ModelBehaviourTests
     {
         using var f = new ModelFixture("tiny-base");
         using var itc = BridgeTowerForContrastiveLearning.Load(f.Directory, f.Backend);
-        var pixels = f.Input("pixel_values");
-        int b = pixels.Dim(0);
-        var one = pixels.Narrow(0, 1, 1).Contiguous();
-        var repeated = Tensor.Zeros(pixels.ShapeArray());
-        for (int i = 0; i < b; i++) one.ReadOnlySpan<float>().CopyTo(repeated.Span<float>().Slice(i * (int)one.ElementCount));
+        int b = f.Input("pixel_values").Dim(0);
+        var (one, repeated) = f.OneImageAndRepeated(1);
 
         var single = itc.Forward(f.Base() with { PixelValues = one, PixelMask = null, ReturnLoss = true });
         var full = itc.Forward(f.Base() with { PixelValues = repeated, PixelMask = null, ReturnLoss = true });
@@ -58,11 +55,7 @@ public class ModelBehaviourTests
         using var f = new ModelFixture("tiny-base");
         using var itm = BridgeTowerForImageAndTextRetrieval.Load(f.Directory, f.Backend);
         var pixels = f.Input("pixel_values");
-        int b = pixels.Dim(0);
-        var one = pixels.Narrow(0, 1, 1).Contiguous();
-        var repeated = Tensor.Zeros(pixels.ShapeArray());
-        var src = one.ReadOnlySpan<float>();
-        for (int i = 0; i < b; i++) src.CopyTo(repeated.Span<float>().Slice(i * src.Length, src.Length));
+        var (one, repeated) = f.OneImageAndRepeated(1);
 
         var uncached = itm.Forward(f.Base() with { PixelValues = repeated, PixelMask = null });
         var image = itm.BridgeTower.EncodeImage(one);

@@ -36,6 +36,17 @@ public sealed class ModelFixture : IDisposable
     /// <summary>The calls the variant's README lists: each expected tensor prefix, plus "model" for hidden.*, attn.*, debug.*.</summary>
     public bool HasCall(string call) => call == "model" || Expected.Names.Any(n => n.StartsWith(call + ".", StringComparison.Ordinal));
 
+    /// <summary>Image <paramref name="index"/> of pixel_values as a batch of 1, and that image repeated to the fixture's batch.</summary>
+    public (Tensor One, Tensor Repeated) OneImageAndRepeated(int index)
+    {
+        var pixels = Input("pixel_values");
+        var one = pixels.Narrow(0, index, 1).Contiguous();
+        var repeated = Tensor.Zeros(pixels.ShapeArray());
+        int n = (int)one.ElementCount;
+        for (int i = 0; i < pixels.Dim(0); i++) one.ReadOnlySpan<float>().CopyTo(repeated.Span<float>().Slice(i * n, n));
+        return (one, repeated);
+    }
+
     public BridgeTowerInputs Base(bool withMask = true) => new()
     {
         InputIds = Input("input_ids"),
