@@ -42,7 +42,11 @@ public interface IBackend : IDisposable
 {
     string Name { get; }
 
-    /// <summary>Prepares weight (out, in) and bias (out) of any float dtype for repeated <see cref="Linear"/> calls.</summary>
+    /// <summary>
+    /// Prepares weight (out, in) and bias (out) of any float dtype for repeated <see cref="Linear"/> calls.
+    /// The backend copies what it needs and keeps no reference to <paramref name="weight"/> or
+    /// <paramref name="bias"/>: a loader may hand over a transient buffer and reuse it afterwards.
+    /// </summary>
     LinearWeights PrepareLinear(Tensor weight, Tensor? bias);
 
     /// <summary>y = activation(x·Wᵀ + b) + residual. x: (..., in); residual, if given, has y's shape (..., out).</summary>

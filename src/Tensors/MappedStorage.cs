@@ -9,6 +9,7 @@ namespace BridgeTower.Tensors;
 /// </summary>
 public sealed unsafe class MappedStorage : Storage, IDisposable
 {
+    private readonly FileStream _file;
     private readonly MemoryMappedFile? _mapping;
     private readonly MemoryMappedViewAccessor? _view;
     private readonly byte* _pointer;
@@ -17,9 +18,10 @@ public sealed unsafe class MappedStorage : Storage, IDisposable
 
     public string Path { get; }
 
-    private MappedStorage(string path, MemoryMappedFile? mapping, MemoryMappedViewAccessor? view, byte* pointer, long length)
+    private MappedStorage(string path, FileStream file, MemoryMappedFile? mapping, MemoryMappedViewAccessor? view, byte* pointer, long length)
     {
         Path = path;
+        _file = file;
         _mapping = mapping;
         _view = view;
         _pointer = pointer;
@@ -31,26 +33,28 @@ public sealed unsafe class MappedStorage : Storage, IDisposable
     {
         ArgumentNullException.ThrowIfNull(path);
         // Take the length from the open handle, not a separate stat, so the view matches what is mapped.
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, FileOptions.None);
-        long length = stream.Length;
-        if (length == 0) return new MappedStorage(path, null, null, null, 0);
-
-        var mapping = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: true);
+        // The handle stays open for ReadAt: reading a region with file I/O leaves the mapping's pages untouched.
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, FileOptions.None);
+        MemoryMappedFile? mapping = null;
         MemoryMappedViewAccessor? view = null;
         bool acquired = false;
         try
         {
+            long length = stream.Length;
+            if (length == 0) return new MappedStorage(path, stream, null, null, null, 0);
+            mapping = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: true);
             view = mapping.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
             byte* p = null;
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
             acquired = true;
-            return new MappedStorage(path, mapping, view, p + view.PointerOffset, length);
+            return new MappedStorage(path, stream, mapping, view, p + view.PointerOffset, length);
         }
         catch
         {
             if (acquired) view!.SafeMemoryMappedViewHandle.ReleasePointer();
             view?.Dispose();
-            mapping.Dispose();
+            mapping?.Dispose();
+            stream.Dispose();
             throw;
         }
     }
@@ -76,6 +80,26 @@ public sealed unsafe class MappedStorage : Storage, IDisposable
 
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
+    /// <summary>
+    /// Copies bytes [<paramref name="byteOffset"/>, + destination length) with file reads instead of through the
+    /// mapping, so data that is consumed once (weights a backend repacks) never becomes resident mapped pages
+    /// of this process: they would otherwise count in its working set beside the copy for as long as the
+    /// mapping lives. Safe to call from several threads.
+    /// </summary>
+    public void ReadAt(long byteOffset, Span<byte> destination)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        CheckRange(byteOffset, destination.Length);
+        while (destination.Length > 0)
+        {
+            int read = RandomAccess.Read(_file.SafeFileHandle, destination, byteOffset);
+            if (read <= 0)
+                throw new EndOfStreamException($"{Path}: the file ended at byte {byteOffset} while {destination.Length} more bytes were expected (was it truncated after it was opened?)");
+            destination = destination[read..];
+            byteOffset += read;
+        }
+    }
+
     public override string ToString() => $"MappedStorage({Path}, {_length} bytes)";
 
     public void Dispose()
@@ -87,5 +111,6 @@ public sealed unsafe class MappedStorage : Storage, IDisposable
             _view.Dispose();
         }
         _mapping?.Dispose();
+        _file.Dispose();
     }
 }

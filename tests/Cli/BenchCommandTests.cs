@@ -47,6 +47,23 @@ public class BenchCommandTests
         finally { Directory.Delete(dir, recursive: true); }
     }
 
+    [Fact]
+    public void Bench_from_file_loads_the_weights_it_wrote_and_deletes_them()
+    {
+        string dir = Directory.CreateTempSubdirectory("bt-bench-").FullName;
+        var before = Directory.GetDirectories(Path.GetTempPath(), "bridgetower-bench-*").ToHashSet();
+        try
+        {
+            RandomWeightsTests.TinyConfig().Save(Path.Combine(dir, "config.json"));
+            var (code, lines) = Bench("--config", dir, "--task", "itm", "--text-len", "5", "--runs", "1", "--warmup", "0", "--from-file");
+            Assert.Equal(0, code);
+            AssertReport(lines);
+            Assert.Contains(lines, l => l.Contains("loaded from a memory-mapped safetensors file", StringComparison.Ordinal));
+            Assert.Subset(before, Directory.GetDirectories(Path.GetTempPath(), "bridgetower-bench-*").ToHashSet());
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     [Theory]
     [InlineData("--config", "base", "--task", "vqa")]
     [InlineData("--config", "/no/such/dir", "--task", "itm")]

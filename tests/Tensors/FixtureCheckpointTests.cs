@@ -133,6 +133,24 @@ public class FixtureCheckpointTests
         }
     }
 
+    [SharedTheory]
+    [InlineData("sharded")]
+    [InlineData("f16")]
+    [InlineData("bf16")]
+    public void Copies_read_with_file_io_equal_the_mapped_tensors(string dir)
+    {
+        using var checkpoint = Converted(dir);
+        foreach (string name in checkpoint.Names)
+        {
+            Assert.True(checkpoint.TryReadCopy(name, out var copy), name);
+            var mapped = checkpoint[name];
+            Assert.Equal(mapped.DType, copy.DType);
+            Assert.Equal(mapped.ShapeArray(), copy.ShapeArray());
+            Assert.Equal(mapped.ToFloatArray(), copy.ToFloatArray());
+        }
+        Assert.False(checkpoint.TryReadCopy("no.such.tensor", out _));
+    }
+
     [SharedFact]
     public void Half_precision_checkpoint_is_tiny_interpolate_rounded_to_f16()
     {

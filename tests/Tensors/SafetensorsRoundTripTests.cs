@@ -61,6 +61,28 @@ public sealed class SafetensorsRoundTripTests : IDisposable
     }
 
     [Fact]
+    public void A_copy_read_with_file_io_equals_the_mapped_view_and_is_independent_of_it()
+    {
+        var tensors = EveryDtype();
+        string path = _dir.File("copies.safetensors");
+        SafetensorsWriter.Write(path, tensors);
+
+        using var f = SafetensorsFile.Open(path);
+        foreach (var (name, expected) in tensors)
+        {
+            Assert.True(f.TryReadCopy(name, out var copy));
+            Assert.Equal(expected.DType, copy.DType);
+            Assert.Equal(expected.ShapeArray(), copy.ShapeArray());
+            Assert.Equal(Bytes(f[name]), Bytes(copy));
+            Assert.False(copy.Storage.IsReadOnly);
+            Assert.NotSame(f[name].Storage, copy.Storage);
+        }
+        Assert.False(f.TryReadCopy("absent", out _));
+        f.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => f.TryReadCopy("f32", out _));
+    }
+
+    [Fact]
     public void Header_is_padded_with_spaces_to_a_multiple_of_eight()
     {
         for (int nameLength = 1; nameLength <= 8; nameLength++)

@@ -28,7 +28,7 @@ public sealed class BenchCommand : ICommand
     public string Summary => "time a forward at a real configuration with random weights (latency, throughput, peak memory)";
     public string Usage => """
         usage: bridgetower bench --config base|large|DIR --task itm|contrastive|mlm [--batch B] [--text-len T]
-                                 [--threads N] [--runs R] [--warmup W] [--texts-per-image N] [--seed S] [--profile]
+                                 [--threads N] [--runs R] [--warmup W] [--texts-per-image N] [--seed S] [--from-file] [--profile]
 
           --config          base or large (the hub checkpoints' shapes) or a directory holding a config.json
                             (only its config is read: weights are random, generated in memory)
@@ -38,6 +38,8 @@ public sealed class BenchCommand : ICommand
           --runs            timed runs after the warm-up (default 5); --warmup untimed runs first (default 1)
           --texts-per-image one image against N texts (itm, mlm): times N uncached pairs in one batch and the
                             cached path (vision tower once, then N texts) in the same run; median_ms is the cached one
+          --from-file       write the random weights to a temporary model.safetensors and load the model from it
+                            (memory-mapped, as a downloaded checkpoint is); the file is deleted afterwards
           --profile         time per backend operation (to stderr)
         prints median, min and max latency, throughput, GFLOP/s, peak working set and fp32 weight bytes;
         the last line is `median_ms: X`.
@@ -50,7 +52,7 @@ public sealed class BenchCommand : ICommand
         var output = _out ?? Console.Out;
         var progress = _progress ?? Console.Error;
         var o = Options.Parse(args,
-            ["--config", "--task", "--batch", "--text-len", "--threads", "--runs", "--warmup", "--texts-per-image", "--seed"], ["--profile"]);
+            ["--config", "--task", "--batch", "--text-len", "--threads", "--runs", "--warmup", "--texts-per-image", "--seed"], ["--profile", "--from-file"]);
         if (o.Positional.Count > 0) throw new CliException($"unexpected argument '{o.Positional[0]}'", CommandLine.ExitUsage);
         string configArg = o.Require("--config"), task = o.Require("--task");
         if (!Tasks.Contains(task)) throw new CliException($"--task '{task}': expected one of {string.Join(", ", Tasks)}", CommandLine.ExitUsage);
@@ -66,6 +68,7 @@ public sealed class BenchCommand : ICommand
         int runs = o.GetInt("--runs", 5, min: 1), warmup = o.GetInt("--warmup", 1, min: 0);
         int seed = o.GetInt("--seed", 0, min: 0);
         bool profile = o.Flag("--profile");
+        bool fromFile = o.Flag("--from-file");
 
         var config = configArg switch
         {
@@ -85,11 +88,12 @@ public sealed class BenchCommand : ICommand
         var weights = new RandomWeights(config, head, (ulong)seed);
         long weightBytes = 4 * weights.ParameterCount;
         int imageSize = config.Vision.ImageSize;
-        progress.WriteLine($"bench: building {configArg} {task} ({weights.ParameterCount:N0} parameters) with random weights...");
+        using var file = fromFile ? TemporaryCheckpoint.Write(weights, progress, cancellationToken) : null;
+        progress.WriteLine($"bench: building {configArg} {task} ({weights.ParameterCount:N0} parameters) with random weights{(file is null ? "" : " from " + file.Path)}...");
 
         var build = Stopwatch.StartNew();
         using var backend = new ProfilingBackend(Backends.Create(threads));
-        using var model = TaskModel.Create(task, config, weights, backend);
+        using var model = TaskModel.Create(task, config, file?.Weights ?? (IWeightSource)weights, backend);
         build.Stop();
         cancellationToken.ThrowIfCancellationRequested();
         progress.WriteLine(string.Format(CultureInfo.InvariantCulture, "bench: built in {0:F1} s; working set {1:F2} GB, peak so far {2:F2} GB",
@@ -139,8 +143,8 @@ public sealed class BenchCommand : ICommand
         var c = CultureInfo.InvariantCulture;
         output.WriteLine(string.Format(c, "model: {0} {1}, batch {2}, text {3} tokens, image {4}x{4}, backend {5}, {6} thread(s)",
             configArg, task, batch, textLength, imageSize, backend.Name, threads));
-        output.WriteLine(string.Format(c, "weights: {0:N0} parameters, fp32 {1:F2} GB (random, built in {2:F1} s)",
-            weights.ParameterCount, weightBytes / 1e9, build.Elapsed.TotalSeconds));
+        output.WriteLine(string.Format(c, "weights: {0:N0} parameters, fp32 {1:F2} GB (random, {2} in {3:F1} s)",
+            weights.ParameterCount, weightBytes / 1e9, file is null ? "built" : "loaded from a memory-mapped safetensors file", build.Elapsed.TotalSeconds));
         output.WriteLine(string.Format(c, "runs: {0} after {1} warm-up", runs, warmup));
         double median = 0;
         for (int m = 0; m < measured.Count; m++)

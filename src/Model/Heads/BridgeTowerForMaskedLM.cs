@@ -29,7 +29,7 @@ public sealed class BridgeTowerForMaskedLM : IDisposable, IOwnsResources
         TransformDense = w.Linear("mlm_score.transform.dense", h, h);
         TransformLayerNorm = w.LayerNorm("mlm_score.transform.LayerNorm", h, config.LayerNormEps);
         Decoder = new Linear(w.Backend, "mlm_score.decoder",
-            w.Backend.PrepareLinear(w.Raw("mlm_score.decoder.weight", vocab, h), w.Raw("mlm_score.bias", vocab)));
+            w.Backend.PrepareLinear(w.RawForCopy("mlm_score.decoder.weight", vocab, h), w.RawForCopy("mlm_score.bias", vocab)));
     }
 
     public static BridgeTowerForMaskedLM Load(string directory, IBackend? backend = null, LoadOptions? options = null) =>

@@ -30,7 +30,7 @@ public sealed class ResidualAttention : IDisposable
         _scale = (float)(1.0 / Math.Sqrt(_hidden / _heads));
         Ln1 = w.LayerNorm($"{prefix}.ln_1", _hidden, c.LayerNormEps);
         InProj = new Linear(_backend, $"{prefix}.attn.in_proj",
-            _backend.PrepareLinear(w.Raw($"{prefix}.attn.in_proj_weight", 3 * _hidden, _hidden), w.Raw($"{prefix}.attn.in_proj_bias", 3 * _hidden)));
+            _backend.PrepareLinear(w.RawForCopy($"{prefix}.attn.in_proj_weight", 3 * _hidden, _hidden), w.RawForCopy($"{prefix}.attn.in_proj_bias", 3 * _hidden)));
         OutProj = w.Linear($"{prefix}.attn.out_proj", _hidden, _hidden);
         Ln2 = w.LayerNorm($"{prefix}.ln_2", _hidden, c.LayerNormEps);
         CFc = w.Linear($"{prefix}.mlp.c_fc", _hidden, 4 * _hidden);

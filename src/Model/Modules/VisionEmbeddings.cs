@@ -24,7 +24,7 @@ public sealed class VisionEmbeddings : IDisposable
         _config = c;
         int p = c.PatchSize, h = c.HiddenSize;
         ClassEmbedding = w.F32($"{prefix}.class_embedding", h);
-        var conv = w.Raw($"{prefix}.patch_embedding.weight", h, c.NumChannels, p, p);
+        var conv = w.RawForCopy($"{prefix}.patch_embedding.weight", h, c.NumChannels, p, p);
         PatchEmbedding = new Linear(_backend, $"{prefix}.patch_embedding", _backend.PrepareLinear(conv.Reshape(h, c.NumChannels * p * p), null));
         PositionEmbedding = w.F32($"{prefix}.position_embedding.weight", c.NumPositions, h);
         w.Ignore($"{prefix}.position_ids");

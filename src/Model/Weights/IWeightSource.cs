@@ -10,6 +10,13 @@ public interface IWeightSource
     string Description { get; }
     IEnumerable<string> Names { get; }
     bool TryGet(string name, out Tensor tensor);
+
+    /// <summary>
+    /// The tensor for a consumer that copies it and drops it (a backend packing a Linear weight). A
+    /// memory-mapped source reads it with file I/O so its pages never join the process's working set beside
+    /// the packed copy; other sources hand out what <see cref="TryGet"/> does.
+    /// </summary>
+    bool TryGetForCopy(string name, out Tensor tensor) => TryGet(name, out tensor);
 }
 
 /// <summary>A safetensors checkpoint directory (single file or sharded); tensors stay memory-mapped.</summary>
@@ -19,6 +26,7 @@ public sealed class CheckpointWeights(Checkpoint checkpoint) : IWeightSource
     public string Description => Checkpoint.Directory;
     public IEnumerable<string> Names => Checkpoint.Names;
     public bool TryGet(string name, out Tensor tensor) => Checkpoint.TryGet(name, out tensor);
+    public bool TryGetForCopy(string name, out Tensor tensor) => Checkpoint.TryReadCopy(name, out tensor);
 }
 
 /// <summary>Tensors held in a dictionary (tests, random-weight benchmarks, converted checkpoints).</summary>

@@ -18,9 +18,14 @@ internal sealed class WeightBinder(IWeightSource source, IBackend backend)
     public IWeightSource Source { get; } = source;
 
     /// <summary>The raw tensor under <paramref name="key"/> (any float dtype), shape-checked.</summary>
-    public Tensor Raw(string key, params int[] shape)
+    public Tensor Raw(string key, params int[] shape) => Raw(key, shape, forCopy: false);
+
+    /// <summary>As <see cref="Raw(string, int[])"/> for a caller that copies the tensor and drops it (see <see cref="IWeightSource.TryGetForCopy"/>).</summary>
+    public Tensor RawForCopy(string key, params int[] shape) => Raw(key, shape, forCopy: true);
+
+    private Tensor Raw(string key, int[] shape, bool forCopy)
     {
-        if (!Source.TryGet(key, out var t))
+        if (!(forCopy ? Source.TryGetForCopy(key, out var t) : Source.TryGet(key, out t)))
             throw new WeightLoadException($"{Source.Description}: missing tensor '{key}' (expected shape {Format(shape)})");
         if (!t.Shape.SequenceEqual(shape))
             throw new WeightLoadException($"{Source.Description}: tensor '{key}' has shape {t.ShapeString}, expected {Format(shape)}");
@@ -37,9 +42,10 @@ internal sealed class WeightBinder(IWeightSource source, IBackend backend)
     public float Scalar(string key) =>
         (Source.TryGet(key, out var t) && t.Rank == 1 && t.Dim(0) == 1 ? F32(key, 1) : F32(key)).ReadOnlySpan<float>()[0];
 
+    /// <summary>Backends copy (pack, convert, upload) a Linear's weights, so they are read for a copy.</summary>
     public Linear Linear(string prefix, int inFeatures, int outFeatures, bool bias = true) =>
-        new(Backend, prefix, Backend.PrepareLinear(Raw($"{prefix}.weight", outFeatures, inFeatures),
-            bias ? Raw($"{prefix}.bias", outFeatures) : null));
+        new(Backend, prefix, Backend.PrepareLinear(RawForCopy($"{prefix}.weight", outFeatures, inFeatures),
+            bias ? RawForCopy($"{prefix}.bias", outFeatures) : null));
 
     public LayerNorm LayerNorm(string prefix, int size, double eps) =>
         new(Backend, F32($"{prefix}.weight", size), F32($"{prefix}.bias", size), (float)eps);

@@ -159,6 +159,15 @@ public sealed class Checkpoint : IDisposable
         return false;
     }
 
+    /// <summary>The named tensor as a fresh copy read with file I/O (see <see cref="SafetensorsFile.TryReadCopy"/>).</summary>
+    public bool TryReadCopy(string name, out Tensor tensor)
+    {
+        if (_pytorch is not null) return _pytorch.TryGet(name, out tensor); // already copied out of the archive
+        if (_owner.TryGetValue(name, out var f)) return f.TryReadCopy(name, out tensor);
+        tensor = null!;
+        return false;
+    }
+
     public void Dispose()
     {
         _pytorch?.Dispose();

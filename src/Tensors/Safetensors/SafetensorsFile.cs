@@ -125,6 +125,37 @@ public sealed unsafe class SafetensorsFile : IDisposable
         return _tensors.TryGetValue(name, out tensor!);
     }
 
+    /// <summary>
+    /// The named tensor as a fresh writable copy read with file I/O rather than through the mapping: for data
+    /// used once and dropped (a Linear weight the backend packs), so the mapping's pages for it never count in
+    /// this process's working set.
+    /// </summary>
+    public bool TryReadCopy(string name, out Tensor tensor)
+    {
+        if (!TryGet(name, out var view))
+        {
+            tensor = null!;
+            return false;
+        }
+        long bytes = view.ElementCount * view.DType.SizeOf();
+        if (view.Storage is not ExternalStorage { Owner: MappedStorage mapped } || bytes > Array.MaxLength)
+        {
+            tensor = view.Copy(); // a misaligned tensor (already copied out) or one too big for a managed array
+            return true;
+        }
+        var copy = new ManagedStorage(bytes);
+        try
+        {
+            mapped.ReadAt(DataOffset + view.Offset * view.DType.SizeOf(), copy.Bytes(0, (int)bytes));
+        }
+        catch (IOException e)
+        {
+            throw new SafetensorsException(Path, name, e.Message, e);
+        }
+        tensor = new Tensor(copy, view.DType, view.ShapeArray());
+        return true;
+    }
+
     public override string ToString() => $"SafetensorsFile({Path}, {Count} tensors)";
 
     public void Dispose() => _mapped.Dispose();

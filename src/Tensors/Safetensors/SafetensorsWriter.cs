@@ -13,15 +13,30 @@ public static unsafe class SafetensorsWriter
         ArgumentNullException.ThrowIfNull(tensors);
         var list = tensors.ToList();
         foreach (var (name, tensor) in list)
+            if (tensor is null) throw new ArgumentException($"{path}: tensor '{name}' is null");
+        Write(path, list.Select(kv => (kv.Key, kv.Value.DType, kv.Value.ShapeArray())).ToList(), i => list[i].Value, metadata);
+    }
+
+    /// <summary>
+    /// Writes tensors produced one at a time, in order: <paramref name="produce"/>(i) is called once for entry i,
+    /// written and dropped, so a checkpoint far larger than memory can be written (random benchmark weights).
+    /// Each produced tensor must have its entry's dtype and shape.
+    /// </summary>
+    public static void Write(string path, IReadOnlyList<(string Name, DType DType, int[] Shape)> entries, Func<int, Tensor> produce,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(entries);
+        ArgumentNullException.ThrowIfNull(produce);
+        foreach (var (name, _, shape) in entries)
         {
             if (name is null) throw new ArgumentException($"{path}: a tensor name is null");
             if (name == "__metadata__") throw new ArgumentException($"{path}: '__metadata__' is reserved and cannot name a tensor");
-            if (tensor is null) throw new ArgumentException($"{path}: tensor '{name}' is null");
+            if (shape is null) throw new ArgumentException($"{path}: tensor '{name}' has no shape");
         }
-        var duplicate = list.GroupBy(kv => kv.Key).FirstOrDefault(g => g.Count() > 1);
+        var duplicate = entries.GroupBy(e => e.Name).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
             throw new ArgumentException($"{path}: tensor name '{duplicate.Key}' given more than once");
-
         var header = new MemoryStream();
         using (var json = new Utf8JsonWriter(header))
         {
@@ -33,16 +48,16 @@ public static unsafe class SafetensorsWriter
                 json.WriteEndObject();
             }
             long offset = 0;
-            foreach (var (name, tensor) in list)
+            foreach (var (name, dtype, shape) in entries)
             {
                 json.WriteStartObject(name);
-                json.WriteString("dtype", tensor.DType.SafetensorsName());
+                json.WriteString("dtype", dtype.SafetensorsName());
                 json.WriteStartArray("shape");
-                foreach (int d in tensor.Shape) json.WriteNumberValue(d);
+                foreach (int d in shape) json.WriteNumberValue(d);
                 json.WriteEndArray();
                 json.WriteStartArray("data_offsets");
                 json.WriteNumberValue(offset);
-                offset += tensor.ByteCount;
+                offset += checked(ShapeMath.ElementCount(shape) * dtype.SizeOf());
                 json.WriteNumberValue(offset);
                 json.WriteEndArray();
                 json.WriteEndObject();
@@ -56,7 +71,7 @@ public static unsafe class SafetensorsWriter
         string tmp = path + ".tmp";
         try
         {
-            WriteFile(tmp, header, list);
+            WriteFile(tmp, header, entries, produce);
             File.Move(tmp, path, overwrite: true);
         }
         catch
@@ -66,7 +81,8 @@ public static unsafe class SafetensorsWriter
         }
     }
 
-    private static void WriteFile(string tmp, MemoryStream header, List<KeyValuePair<string, Tensor>> list)
+    private static void WriteFile(string tmp, MemoryStream header, IReadOnlyList<(string Name, DType DType, int[] Shape)> entries,
+        Func<int, Tensor> produce)
     {
         using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
         {
@@ -75,8 +91,12 @@ public static unsafe class SafetensorsWriter
             stream.Write(len);
             header.Position = 0;
             header.CopyTo(stream);
-            foreach (var (_, tensor) in list)
+            for (int i = 0; i < entries.Count; i++)
             {
+                var (name, dtype, shape) = entries[i];
+                var tensor = produce(i) ?? throw new ArgumentException($"{tmp}: no tensor produced for '{name}'");
+                if (tensor.DType != dtype || !tensor.Shape.SequenceEqual(shape))
+                    throw new ArgumentException($"{tmp}: tensor '{name}' was declared {dtype} {ShapeMath.Format(shape)} but produced as {tensor.DType} {tensor.ShapeString}");
                 var contiguous = tensor.Contiguous();
                 long remaining = contiguous.ByteCount;
                 byte* p = contiguous.DataPointer;
