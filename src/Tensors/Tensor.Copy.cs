@@ -17,12 +17,38 @@ public sealed unsafe partial class Tensor
         }
         int size = DType.SizeOf();
         byte* dst = result.DataPointer;
+        if (Rank > 0 && _strides[^1] == 1)
+        {
+            CopyRows(dst, size);
+            return result;
+        }
         foreach (long e in ElementOffsets())
         {
             Buffer.MemoryCopy(Storage.Pointer + e * size, dst, size, size);
             dst += size;
         }
         return result;
+    }
+
+    /// <summary>
+    /// A permuted or narrowed view whose last dimension is still unit-stride (head splits, transposed batch
+    /// dims) copies whole rows at once instead of element by element.
+    /// </summary>
+    private void CopyRows(byte* dst, int size)
+    {
+        long rowBytes = (long)_shape[^1] * size;
+        int outer = Rank - 1;
+        var index = new int[outer];
+        byte* src = Storage.Pointer + Offset * size;
+        long rows = ElementCount / Math.Max(1, _shape[^1]);
+        for (long r = 0; r < rows; r++)
+        {
+            long e = 0;
+            for (int d = 0; d < outer; d++) e += index[d] * _strides[d];
+            Buffer.MemoryCopy(src + e * size, dst, rowBytes, rowBytes);
+            dst += rowBytes;
+            for (int d = outer - 1; d >= 0 && ++index[d] == _shape[d]; d--) index[d] = 0;
+        }
     }
 
     /// <summary>A contiguous float32 tensor: this one when it already is, else a converted copy.</summary>

@@ -22,6 +22,28 @@ public class TensorViewTests
         Assert.Equal(t[0, 1, 2], c.ReadOnlySpan<float>()[2 * 6 + 0 * 3 + 1]);
     }
 
+    [Theory]
+    [InlineData(new[] { 1, 0, 2, 3 }, -1, 0, 0)]   // batch and head dims swapped, rows kept whole
+    [InlineData(new[] { 2, 0, 1, 3 }, 3, 1, 3)]    // narrowed inside the row: still unit stride
+    [InlineData(new[] { 0, 1, 3, 2 }, -1, 0, 0)]   // last dims transposed: element by element
+    [InlineData(new[] { 3, 2, 1, 0 }, 1, 2, 2)]
+    public void Contiguous_copy_of_any_permuted_or_narrowed_view_keeps_every_element(int[] dims, int narrowDim, int start, int length)
+    {
+        var t = Iota(2, 3, 4, 5);
+        var v = t.Permute(dims);
+        if (narrowDim >= 0) v = v.Narrow(narrowDim, start, length);
+        var c = v.Contiguous();
+        Assert.True(c.IsContiguous);
+        Assert.Equal(v.ShapeArray(), c.ShapeArray());
+        var shape = v.ShapeArray();
+        int flat = 0;
+        for (int a = 0; a < shape[0]; a++)
+            for (int b = 0; b < shape[1]; b++)
+                for (int d = 0; d < shape[2]; d++)
+                    for (int e = 0; e < shape[3]; e++)
+                        Assert.Equal(v[a, b, d, e], c.ReadOnlySpan<float>()[flat++]);
+    }
+
     [Fact]
     public void Narrow_select_squeeze_unsqueeze_share_storage()
     {

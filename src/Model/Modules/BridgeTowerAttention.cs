@@ -9,7 +9,7 @@ namespace BridgeTower.Model.Modules;
 /// softmax(q·kᵀ/√d + mask)·v, then <c>output.dense</c> and LayerNorm(x + ·) (post-LN). With an
 /// encoder stream, keys and values come from it and its mask applies (cross-attention).
 /// </summary>
-public sealed class BridgeTowerAttention : IDisposable
+public sealed partial class BridgeTowerAttention : IDisposable
 {
     private readonly IBackend _backend;
     private readonly int _heads;
@@ -20,7 +20,8 @@ public sealed class BridgeTowerAttention : IDisposable
     public Linear OutputDense { get; }
     public LayerNorm OutputLayerNorm { get; }
 
-    internal BridgeTowerAttention(WeightBinder w, string prefix, int hidden, int heads, double eps)
+    /// <param name="absorbable">keep W_k and W_v unpacked too, for the absorbed route of few queries over a long source</param>
+    internal BridgeTowerAttention(WeightBinder w, string prefix, int hidden, int heads, double eps, bool absorbable = false)
     {
         _backend = w.Backend;
         _heads = heads;
@@ -30,6 +31,7 @@ public sealed class BridgeTowerAttention : IDisposable
         Value = w.Linear($"{prefix}.self.value", hidden, hidden);
         OutputDense = w.Linear($"{prefix}.output.dense", hidden, hidden);
         OutputLayerNorm = w.LayerNorm($"{prefix}.output.LayerNorm", hidden, eps);
+        if (absorbable) KeepAbsorbedWeights(w, prefix, hidden);
     }
 
     /// <param name="mask">additive key mask (B, Tk) of the attended stream, or null for all-visible</param>
@@ -39,11 +41,17 @@ public sealed class BridgeTowerAttention : IDisposable
     {
         var source = encoder ?? x;
         int batch = Math.Max(x.Dim(0), source.Dim(0));
+        probabilities = null;
+        var context = AbsorbedContext(x, source, mask, wantProbabilities, batch) ?? ProjectedContext(x, source, mask, wantProbabilities, batch, out probabilities);
+        return OutputLayerNorm.Forward(OutputDense.Forward(context), TensorOps.RepeatBatch(x, batch));
+    }
+
+    internal Tensor ProjectedContext(Tensor x, Tensor source, Tensor? mask, bool wantProbabilities, int batch, out Tensor? probabilities)
+    {
         var q = TensorOps.RepeatBatch(Query.Forward(x), batch);
         var k = TensorOps.RepeatBatch(Key.Forward(source), batch);
         var v = TensorOps.RepeatBatch(Value.Forward(source), batch);
-        var context = _backend.Attention(q, k, v, _heads, _scale, mask, wantProbabilities, out probabilities);
-        return OutputLayerNorm.Forward(OutputDense.Forward(context), TensorOps.RepeatBatch(x, batch));
+        return _backend.Attention(q, k, v, _heads, _scale, mask, wantProbabilities, out probabilities);
     }
 
     public void Dispose()

@@ -33,11 +33,13 @@ public sealed class CrossLayer : IDisposable
     public BridgeTowerAttention CrossAttention { get; }
     public BridgeTowerFeedForward FeedForward { get; }
 
-    internal CrossLayer(WeightBinder w, string prefix, BridgeTowerTextConfig c)
+    /// <param name="absorbSelfAttention">the layer may run <see cref="ForwardCls"/>: one query over its whole stream</param>
+    /// <param name="absorbCrossAttention">the other stream is much longer than this one (text over image tokens)</param>
+    internal CrossLayer(WeightBinder w, string prefix, BridgeTowerTextConfig c, bool absorbSelfAttention = false, bool absorbCrossAttention = false)
     {
         var act = Activations.Parse(c.HiddenAct, "text_config.hidden_act");
-        Attention = new BridgeTowerAttention(w, $"{prefix}.attention", c.HiddenSize, c.NumAttentionHeads, c.LayerNormEps);
-        CrossAttention = new BridgeTowerAttention(w, $"{prefix}.crossattention", c.HiddenSize, c.NumAttentionHeads, c.LayerNormEps);
+        Attention = new BridgeTowerAttention(w, $"{prefix}.attention", c.HiddenSize, c.NumAttentionHeads, c.LayerNormEps, absorbSelfAttention);
+        CrossAttention = new BridgeTowerAttention(w, $"{prefix}.crossattention", c.HiddenSize, c.NumAttentionHeads, c.LayerNormEps, absorbCrossAttention);
         FeedForward = new BridgeTowerFeedForward(w, prefix, c.HiddenSize, c.IntermediateSize, act, c.LayerNormEps);
     }
 
