@@ -72,11 +72,13 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
         TextLayers = Enumerable.Range(0, _textLayers).Select(i => new TextLayer(w, $"{p}text_model.encoder.layer.{i}", text)).ToList();
         w.IgnorePrefix($"{p}text_model.pooler."); // BridgeTowerTextModel's pooler is never called
 
-        // Few queries over many keys: the text stream's cross-attention to the image, the last image layer's CLS row.
+        // Texts are short and images long: the image stream's cross-attention has few keys, the text stream's few
+        // queries, and so does the last image layer's self-attention when only its CLS row is wanted.
         CrossModalImageLayers = Enumerable.Range(0, _crossLayers)
-            .Select(i => new CrossLayer(w, $"{p}cross_modal_image_layers.{i}", text, absorbSelfAttention: i == _crossLayers - 1)).ToList();
+            .Select(i => new CrossLayer(w, $"{p}cross_modal_image_layers.{i}", text,
+                selfRoutes: i == _crossLayers - 1 ? AbsorbedRoutes.FewQueries : AbsorbedRoutes.None, crossRoutes: AbsorbedRoutes.FewKeys)).ToList();
         CrossModalTextLayers = Enumerable.Range(0, _crossLayers)
-            .Select(i => new CrossLayer(w, $"{p}cross_modal_text_layers.{i}", text, absorbCrossAttention: true)).ToList();
+            .Select(i => new CrossLayer(w, $"{p}cross_modal_text_layers.{i}", text, crossRoutes: AbsorbedRoutes.FewQueries)).ToList();
         CrossModalImagePooler = new Pooler(w.Linear($"{p}cross_modal_image_pooler.dense", h, h));
         CrossModalTextPooler = new Pooler(w.Linear($"{p}cross_modal_text_pooler.dense", h, h));
         CrossModalTextLayernorm = w.LayerNorm($"{p}cross_modal_text_layernorm", h, config.LayerNormEps);

@@ -7,8 +7,9 @@ using BridgeTower.Model.Weights;
 namespace BridgeTower.Tests.Model;
 
 /// <summary>
-/// The absorbed attention route (queries moved into the source's input space) against the projected one
-/// (keys and values computed), on the same module and inputs: equal up to fp32 summation order.
+/// The absorbed attention routes (few queries: W_k, W_v folded into the queries; few keys: W_q, W_o folded into
+/// the keys and values) against projecting everything, on the same module and inputs: equal up to fp32
+/// summation order.
 /// </summary>
 public class AbsorbedAttentionTests
 {
@@ -31,7 +32,7 @@ public class AbsorbedAttentionTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void Absorbed_route_equals_projected_keys_and_values(string backendName, int bq, int tq, int bs, int tk)
+    public void Few_queries_route_equals_projected_keys_and_values(string backendName, int bq, int tq, int bs, int tk)
     {
         using IBackend backend = backendName == "cpu" ? new CpuBackend(2) : new ReferenceBackend();
         var config = RandomWeightsTests.TinyConfig();
@@ -42,9 +43,14 @@ public class AbsorbedAttentionTests
         var source = Random(r, bs, tk, 64);
         int batch = Math.Max(bq, bs);
 
-        var absorbed = attention.AbsorbedContext(x, source, null, false, batch);
+        var absorbed = attention.FewQueriesContext(x, source, null, false, batch);
         var projected = attention.ProjectedContext(x, source, null, false, batch, out _);
 
+        AssertClose(projected, absorbed);
+    }
+
+    private static void AssertClose(Tensor projected, Tensor? absorbed)
+    {
         Assert.NotNull(absorbed);
         Assert.Equal(projected.ShapeArray(), absorbed.ShapeArray());
         var a = absorbed.ToFloatArray();
@@ -53,8 +59,45 @@ public class AbsorbedAttentionTests
             Assert.True(Math.Abs(a[i] - p[i]) <= 2e-5 * (1 + Math.Abs(p[i])), $"element {i}: absorbed {a[i]}, projected {p[i]}");
     }
 
+    public static TheoryData<string, int, int, int, int, bool> FewKeysShapes() => new()
+    {
+        // backend, query batch, query length, key batch, key length, key mask (with one fully masked row)
+        { "cpu", 2, 65, 2, 3, false },
+        { "cpu", 3, 65, 3, 5, true },
+        { "cpu", 1, 65, 3, 5, true },    // a cached image's layer-0 rows against three texts
+        { "cpu", 3, 333, 1, 1, false },
+        { "reference", 2, 17, 2, 3, true },
+    };
+
+    [Theory]
+    [MemberData(nameof(FewKeysShapes))]
+    public void Few_keys_route_equals_projected_queries_and_output(string backendName, int bq, int tq, int bs, int tk, bool masked)
+    {
+        using IBackend backend = backendName == "cpu" ? new CpuBackend(2) : new ReferenceBackend();
+        var config = RandomWeightsTests.TinyConfig();
+        using var model = BridgeTowerModel.FromWeights(config, new RandomWeights(config, BridgeTowerHead.None, 7), backend);
+        var attention = model.CrossModalImageLayers[1].CrossAttention;
+        var r = new Random(tq * 31 + tk);
+        var x = Random(r, bq, tq, 64);
+        var source = Random(r, bs, tk, 64);
+        int batch = Math.Max(bq, bs);
+        Tensor? mask = null;
+        if (masked)
+        {
+            var m = new float[bs * tk];
+            for (int b = 0; b < bs; b++)
+                for (int j = 0; j < tk; j++) m[b * tk + j] = b == 0 || j == tk - 1 ? float.MinValue : 0f; // row 0: every key masked
+            mask = Tensor.FromArray(m, bs, tk);
+        }
+
+        var absorbed = attention.FewKeysDense(x, source, mask, false, batch);
+        var projected = attention.OutputDense.Forward(attention.ProjectedContext(x, source, mask, false, batch, out _));
+
+        AssertClose(projected, absorbed);
+    }
+
     [Fact]
-    public void Absorbed_route_steps_aside_for_masks_probabilities_and_long_queries()
+    public void Few_queries_route_steps_aside_for_masks_probabilities_and_long_queries()
     {
         using var backend = new CpuBackend(1);
         var config = RandomWeightsTests.TinyConfig();
@@ -65,10 +108,13 @@ public class AbsorbedAttentionTests
         var source = Random(r, 1, 65, 64);
         var mask = Tensor.Zeros(1, 65);
 
-        Assert.Null(attention.AbsorbedContext(x, source, mask, false, 1));
-        Assert.Null(attention.AbsorbedContext(x, source, null, true, 1));
-        Assert.Null(attention.AbsorbedContext(source, source, null, false, 1)); // as many queries as keys: projecting is cheaper
-        // Weights are kept only where the route can pay: not for the image layers' cross-attention.
-        Assert.Null(model.CrossModalImageLayers[0].CrossAttention.AbsorbedContext(x, source, null, false, 1));
+        Assert.Null(attention.FewQueriesContext(x, source, mask, false, 1));
+        Assert.Null(attention.FewQueriesContext(x, source, null, true, 1));
+        Assert.Null(attention.FewQueriesContext(source, source, null, false, 1)); // as many queries as keys: projecting is cheaper
+        // Weights are kept only where a route can pay: the image layers' cross-attention has few keys, not few queries.
+        Assert.Null(model.CrossModalImageLayers[0].CrossAttention.FewQueriesContext(x, source, null, false, 1));
+        Assert.Null(attention.FewKeysDense(source, x, null, false, 1));
+        Assert.Null(model.CrossModalImageLayers[0].CrossAttention.FewKeysDense(source, x, null, true, 1));
+        Assert.NotNull(model.CrossModalImageLayers[0].CrossAttention.FewKeysDense(source, x, null, false, 1));
     }
 }

@@ -20,8 +20,8 @@ public sealed partial class BridgeTowerAttention : IDisposable
     public Linear OutputDense { get; }
     public LayerNorm OutputLayerNorm { get; }
 
-    /// <param name="absorbable">keep W_k and W_v unpacked too, for the absorbed route of few queries over a long source</param>
-    internal BridgeTowerAttention(WeightBinder w, string prefix, int hidden, int heads, double eps, bool absorbable = false)
+    /// <param name="routes">the absorbed routes this attention may take (each keeps two projections unpacked too)</param>
+    internal BridgeTowerAttention(WeightBinder w, string prefix, int hidden, int heads, double eps, AbsorbedRoutes routes = AbsorbedRoutes.None)
     {
         _backend = w.Backend;
         _heads = heads;
@@ -31,7 +31,8 @@ public sealed partial class BridgeTowerAttention : IDisposable
         Value = w.Linear($"{prefix}.self.value", hidden, hidden);
         OutputDense = w.Linear($"{prefix}.output.dense", hidden, hidden);
         OutputLayerNorm = w.LayerNorm($"{prefix}.output.LayerNorm", hidden, eps);
-        if (absorbable) KeepAbsorbedWeights(w, prefix, hidden);
+        if (routes.HasFlag(AbsorbedRoutes.FewQueries)) KeepFewQueriesWeights(w, prefix, hidden);
+        if (routes.HasFlag(AbsorbedRoutes.FewKeys)) KeepFewKeysWeights(w, prefix, hidden);
     }
 
     /// <param name="mask">additive key mask (B, Tk) of the attended stream, or null for all-visible</param>
@@ -42,8 +43,10 @@ public sealed partial class BridgeTowerAttention : IDisposable
         var source = encoder ?? x;
         int batch = Math.Max(x.Dim(0), source.Dim(0));
         probabilities = null;
-        var context = AbsorbedContext(x, source, mask, wantProbabilities, batch) ?? ProjectedContext(x, source, mask, wantProbabilities, batch, out probabilities);
-        return OutputLayerNorm.Forward(OutputDense.Forward(context), TensorOps.RepeatBatch(x, batch));
+        var dense = FewKeysDense(x, source, mask, wantProbabilities, batch)
+            ?? OutputDense.Forward(FewQueriesContext(x, source, mask, wantProbabilities, batch)
+                ?? ProjectedContext(x, source, mask, wantProbabilities, batch, out probabilities));
+        return OutputLayerNorm.Forward(dense, TensorOps.RepeatBatch(x, batch));
     }
 
     internal Tensor ProjectedContext(Tensor x, Tensor source, Tensor? mask, bool wantProbabilities, int batch, out Tensor? probabilities)
@@ -83,4 +86,18 @@ public sealed class BridgeTowerFeedForward : IDisposable
     {
         IntermediateDense.Dispose(); OutputDense.Dispose();
     }
+}
+
+/// <summary>
+/// Ways an attention may skip projections when one side is short (see BridgeTowerAttention.FewQueries.cs and
+/// BridgeTowerAttention.FewKeys.cs); each is taken only where it costs fewer FLOPs than projecting.
+/// </summary>
+[Flags]
+internal enum AbsorbedRoutes
+{
+    None = 0,
+    /// <summary>Few queries over a long unmasked source: W_k and W_v move to the query side.</summary>
+    FewQueries = 1,
+    /// <summary>Many queries over a few keys: W_q and W_o move to the key side.</summary>
+    FewKeys = 2,
 }

@@ -42,6 +42,33 @@ internal static class TensorOps
         return result;
     }
 
+    /// <summary>
+    /// The additive terms of few-keys attention scores, (B, Tq, H·Tk): per batch row the constants c (Bs, H·Tk)
+    /// plus the additive key mask (Bm, Tk) under every head, the same for each of the Tq query rows. Either may
+    /// have batch 1 against B; the mask may be null.
+    /// </summary>
+    public static Tensor ScoreOffsets(Tensor c, Tensor? mask, int batch, int tq, int heads, int tk)
+    {
+        var constants = c.ToF32().ReadOnlySpan<float>();
+        var masks = mask is null ? default : mask.ToF32().ReadOnlySpan<float>();
+        int row = heads * tk;
+        var result = Tensor.Zeros(batch, tq, row);
+        var dst = result.Span<float>();
+        for (int b = 0; b < batch; b++)
+        {
+            var first = dst.Slice(b * tq * row, row);
+            constants.Slice(c.Dim(0) == 1 ? 0 : b * row, row).CopyTo(first);
+            if (mask is not null)
+            {
+                var m = masks.Slice(mask.Dim(0) == 1 ? 0 : b * tk, tk);
+                for (int h = 0; h < heads; h++)
+                    for (int j = 0; j < tk; j++) first[h * tk + j] += m[j];
+            }
+            for (int t = 1; t < tq; t++) first.CopyTo(dst.Slice((b * tq + t) * row, row));
+        }
+        return result;
+    }
+
     /// <summary>(1, ...) repeated to (n, ...): a cached image scored against n texts.</summary>
     public static Tensor RepeatBatch(Tensor x, int n)
     {

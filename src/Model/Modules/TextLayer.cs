@@ -33,13 +33,14 @@ public sealed class CrossLayer : IDisposable
     public BridgeTowerAttention CrossAttention { get; }
     public BridgeTowerFeedForward FeedForward { get; }
 
-    /// <param name="absorbSelfAttention">the layer may run <see cref="ForwardCls"/>: one query over its whole stream</param>
-    /// <param name="absorbCrossAttention">the other stream is much longer than this one (text over image tokens)</param>
-    internal CrossLayer(WeightBinder w, string prefix, BridgeTowerTextConfig c, bool absorbSelfAttention = false, bool absorbCrossAttention = false)
+    /// <param name="selfRoutes">absorbed routes of the self-attention (FewQueries where <see cref="ForwardCls"/> runs)</param>
+    /// <param name="crossRoutes">absorbed routes of the cross-attention (text over image tokens: FewQueries; the reverse: FewKeys)</param>
+    internal CrossLayer(WeightBinder w, string prefix, BridgeTowerTextConfig c, AbsorbedRoutes selfRoutes = AbsorbedRoutes.None,
+        AbsorbedRoutes crossRoutes = AbsorbedRoutes.None)
     {
         var act = Activations.Parse(c.HiddenAct, "text_config.hidden_act");
-        Attention = new BridgeTowerAttention(w, $"{prefix}.attention", c.HiddenSize, c.NumAttentionHeads, c.LayerNormEps, absorbSelfAttention);
-        CrossAttention = new BridgeTowerAttention(w, $"{prefix}.crossattention", c.HiddenSize, c.NumAttentionHeads, c.LayerNormEps, absorbCrossAttention);
+        Attention = new BridgeTowerAttention(w, $"{prefix}.attention", c.HiddenSize, c.NumAttentionHeads, c.LayerNormEps, selfRoutes);
+        CrossAttention = new BridgeTowerAttention(w, $"{prefix}.crossattention", c.HiddenSize, c.NumAttentionHeads, c.LayerNormEps, crossRoutes);
         FeedForward = new BridgeTowerFeedForward(w, prefix, c.HiddenSize, c.IntermediateSize, act, c.LayerNormEps);
     }
 

@@ -10,15 +10,15 @@ namespace BridgeTower.Model.Modules;
 ///   q_h·(W_k,h x_j + b_k,h) = (W_k,hᵀ q_h)·x_j + q_h·b_k,h      (the last term is one constant per row: softmax drops it)
 ///   Σ_j p_j (W_v,h x_j + b_v,h) = W_v,h (Σ_j p_j x_j) + b_v,h   (the weights sum to 1)
 /// so the queries move into the source's input space instead: H·Tq rows of width H_in against Tk source rows,
-/// rather than two Tk×H_in·H_in projections. Used only where that is fewer FLOPs (see <see cref="AbsorbedIsCheaper"/>);
-/// the result is the same attention up to fp32 summation order.
+/// rather than two Tk×H_in·H_in projections. Used only where that is fewer FLOPs (see <see cref="FewQueriesIsCheaper"/>);
+/// the result is the same attention up to fp32 summation order. <see cref="FewKeysDense"/> is the mirror image.
 /// </summary>
 public sealed partial class BridgeTowerAttention
 {
     /// <summary>scale·W_k as (H, d, H_in), W_v as (H, d, H_in), b_v (H·d); null when not kept for this layer.</summary>
     private Tensor? _absorbedKey, _absorbedValue, _valueBias;
 
-    private void KeepAbsorbedWeights(WeightBinder w, string prefix, int hidden)
+    private void KeepFewQueriesWeights(WeightBinder w, string prefix, int hidden)
     {
         int d = hidden / _heads;
         // scale = 1/√64 is a power of two for the hub configs, so folding it into W_k changes no bit.
@@ -34,7 +34,7 @@ public sealed partial class BridgeTowerAttention
     /// being the larger: projecting keys and values once per source row, or moving every query into the source's
     /// input space (a source shared by many query batches, as a cached image's layer-0 input, favours projecting).
     /// </summary>
-    private bool AbsorbedIsCheaper(int bq, int tq, int bs, int tk, int batch, int hidden)
+    private bool FewQueriesIsCheaper(int bq, int tq, int bs, int tk, int batch, int hidden)
     {
         double projected = 2.0 * bs * tk * hidden * hidden + 2.0 * batch * tq * tk * hidden;
         double absorbed = 2.0 * bq * tq * hidden * hidden + 2.0 * batch * _heads * tq * tk * hidden;
@@ -42,11 +42,11 @@ public sealed partial class BridgeTowerAttention
     }
 
     /// <summary>The attention context (B, Tq, H·d) by the absorbed route, or null where it does not apply or costs more.</summary>
-    internal Tensor? AbsorbedContext(Tensor x, Tensor source, Tensor? mask, bool wantProbabilities, int batch)
+    internal Tensor? FewQueriesContext(Tensor x, Tensor source, Tensor? mask, bool wantProbabilities, int batch)
     {
         if (_absorbedKey is null || mask is not null || wantProbabilities) return null;
         int bq = x.Dim(0), tq = x.Dim(1), bs = source.Dim(0), tk = source.Dim(1), hidden = x.Dim(2);
-        if (!AbsorbedIsCheaper(bq, tq, bs, tk, batch, hidden)) return null;
+        if (!FewQueriesIsCheaper(bq, tq, bs, tk, batch, hidden)) return null;
         int h = _heads, d = hidden / h;
 
         // u[h, (b,t)] = scale·W_k,hᵀ q[b, t, h]: (H, Bq·Tq, H_in), regrouped per batch row as (Bq, H·Tq, H_in).

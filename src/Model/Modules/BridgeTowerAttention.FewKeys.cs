@@ -1,0 +1,78 @@
+using BridgeTower.Model.Weights;
+using BridgeTower.Tensors;
+
+namespace BridgeTower.Model.Modules;
+
+/// <summary>
+/// Many queries over a few keys (325 image tokens cross-attending to a 16-token text) without projecting
+/// the queries or the attention output. Per head h, with W_h the head's rows of W_q and columns of W_o:
+///   scale·(W_q,h x_i + b_q,h)·k_j,h = x_i·(scale·W_q,hᵀ k_j,h) + scale·b_q,h·k_j,h   = x_i·g_j,h + c_j,h
+///   output.dense(context)_i = Σ_h Σ_j p_ij,h (W_o,h v_j,h) + b_o                      = Σ_(h,j) p_ij,h z_j,h + b_o
+/// so the keys and values move into the queries' space (H·Tk rows g and z of width H_in) and the 325 rows meet
+/// them in two products of depth H·Tk instead of the W_q and W_o projections of every row. Returns what
+/// output.dense returns (before the residual LayerNorm). Used only where that is fewer FLOPs; the result is the
+/// same up to fp32 summation order (scale = 1/8 is folded into W_q exactly).
+/// </summary>
+public sealed partial class BridgeTowerAttention
+{
+    /// <summary>scale·W_q as (H, d, H_in), scale·b_q as (H, d, 1), W_o's column blocks as (H, d, H_out), b_o.</summary>
+    private Tensor? _fewKeysQuery, _fewKeysQueryBias, _fewKeysOutput, _fewKeysOutputBias;
+
+    private void KeepFewKeysWeights(WeightBinder w, string prefix, int hidden)
+    {
+        int d = hidden / _heads;
+        var query = w.F32($"{prefix}.self.query.weight", hidden, hidden).ToFloatArray();
+        var queryBias = w.F32($"{prefix}.self.query.bias", hidden).ToFloatArray();
+        for (int i = 0; i < query.Length; i++) query[i] *= _scale;
+        for (int i = 0; i < queryBias.Length; i++) queryBias[i] *= _scale;
+        _fewKeysQuery = Tensor.FromArray(query, _heads, d, hidden);
+        _fewKeysQueryBias = Tensor.FromArray(queryBias, _heads, d, 1);
+        // W_o is (out, in): head h's block is columns [h·d, (h+1)·d), wanted as rows (d, out).
+        _fewKeysOutput = w.F32($"{prefix}.output.dense.weight", hidden, hidden).Reshape(hidden, _heads, d).Permute(1, 2, 0).Contiguous();
+        _fewKeysOutputBias = w.F32($"{prefix}.output.dense.bias", hidden);
+    }
+
+    private bool FewKeysIsCheaper(int bq, int tq, int bs, int tk, int batch, int hidden)
+    {
+        // Both ways project keys and values; they differ in the query and output projections and the attention.
+        double projected = 2.0 * bq * tq * hidden * hidden + 4.0 * batch * tq * tk * hidden + 2.0 * batch * tq * hidden * hidden;
+        double absorbed = 4.0 * bs * tk * hidden * hidden + 4.0 * batch * tq * _heads * tk * hidden;
+        return absorbed < projected;
+    }
+
+    /// <summary>output.dense(attention) (B, Tq, H_out) by the few-keys route, or null where it does not apply or costs more.</summary>
+    internal Tensor? FewKeysDense(Tensor x, Tensor source, Tensor? mask, bool wantProbabilities, int batch)
+    {
+        if (_fewKeysQuery is null || wantProbabilities) return null;
+        int bq = x.Dim(0), tq = x.Dim(1), bs = source.Dim(0), tk = source.Dim(1), hidden = x.Dim(2);
+        if (!FewKeysIsCheaper(bq, tq, bs, tk, batch, hidden)) return null;
+        int h = _heads, d = hidden / h;
+
+        // Per head, keys and values of every source row: (H, Bs·Tk, d) views of the projections.
+        var k = Key.Forward(source).Reshape(bs * tk, h, d).Permute(1, 0, 2);
+        var v = Value.Forward(source).Reshape(bs * tk, h, d).Permute(1, 0, 2);
+        // g, c and z regrouped per source batch row as (Bs, H·Tk, ·), row (h, j).
+        var g = PerSourceRow(_backend.MatMul(k, _fewKeysQuery!), h, bs, tk);
+        var c = PerSourceRow(_backend.MatMul(k, _fewKeysQueryBias!), h, bs, tk).Reshape(bs, h * tk);
+        var z = PerSourceRow(_backend.MatMul(v, _fewKeysOutput!), h, bs, tk);
+
+        // scores (B, Tq, H·Tk) = x·gᵀ + c + mask, the constant terms laid out per query row.
+        var xs = TensorOps.RepeatBatch(x, batch);
+        var scores = bs == 1
+            ? _backend.MatMul(xs.Reshape(batch * tq, hidden), g.Select(0, 0), transposeB: true).Reshape(batch, tq, h * tk)
+            : _backend.MatMul(xs, g, transposeB: true);
+        scores = _backend.AddScaled(scores, TensorOps.ScoreOffsets(c, mask, batch, tq, h, tk));
+        var p = _backend.Softmax(scores.Reshape(batch, tq, h, tk)).Reshape(batch, tq, h * tk);
+        var dense = bs == 1
+            ? _backend.MatMul(p.Reshape(batch * tq, h * tk), z.Select(0, 0)).Reshape(batch, tq, hidden)
+            : _backend.MatMul(p, z);
+        return _backend.AddScaled(dense, _fewKeysOutputBias!);
+    }
+
+    /// <summary>(H, Bs·Tk, W) per-head rows to (Bs, H·Tk, W): each source batch row's heads one after another.</summary>
+    private static Tensor PerSourceRow(Tensor perHead, int heads, int bs, int tk)
+    {
+        int width = perHead.Dim(2);
+        return perHead.Reshape(heads, bs, tk, width).Permute(1, 0, 2, 3).Reshape(bs, heads * tk, width);
+    }
+}
