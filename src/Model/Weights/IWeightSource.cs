@@ -10,6 +10,13 @@ public interface IWeightSource
     string Description { get; }
     IEnumerable<string> Names { get; }
     bool TryGet(string name, out Tensor tensor);
+
+    /// <summary>
+    /// The model is done with <paramref name="tensor"/> (got from <see cref="TryGet"/> under <paramref name="name"/>):
+    /// it was packed or read, and nothing of the model views it. A source that made the tensor for that call
+    /// may free it; a source that holds its tensors does nothing (the default).
+    /// </summary>
+    void Release(string name, Tensor tensor) { }
 }
 
 /// <summary>A safetensors checkpoint directory (single file or sharded); tensors stay memory-mapped.</summary>
