@@ -14,8 +14,34 @@ public sealed class PinnedBufferPool
     /// <summary>Smallest size class: tiny tensors (scalars, masks) share one class.</summary>
     public const int MinClassBytes = 256;
 
-    /// <summary>The pool every backend allocates its results from.</summary>
+    /// <summary>The process-wide pool: <see cref="Current"/> unless a <see cref="Use"/> scope says otherwise.</summary>
     public static PinnedBufferPool Shared { get; } = new();
+
+    private static readonly AsyncLocal<PinnedBufferPool?> s_current = new();
+
+    /// <summary>The pool <see cref="Tensor.Rent(DType, int[])"/> (and so every backend result) draws from in this async flow.</summary>
+    public static PinnedBufferPool Current => s_current.Value ?? Shared;
+
+    /// <summary>
+    /// Makes <paramref name="pool"/> the <see cref="Current"/> one for this async flow until the scope is disposed
+    /// (a separate arena for one model, or exact counts in a test while other code uses the shared pool).
+    /// </summary>
+    public static IDisposable Use(PinnedBufferPool pool)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        var previous = s_current.Value;
+        s_current.Value = pool;
+        return new Scope(previous);
+    }
+
+    private sealed class Scope(PinnedBufferPool? previous) : IDisposable
+    {
+        private int _disposed;
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0) s_current.Value = previous;
+        }
+    }
 
     private readonly object _lock = new();
     private readonly Dictionary<long, Stack<byte[]>> _free = [];

@@ -10,13 +10,13 @@ public sealed partial class Tensor : IDisposable
     /// A contiguous tensor in a pooled buffer whose contents are undefined (whatever its last user left):
     /// for results that are written in full before they are read. Dispose it to give the buffer back.
     /// </summary>
-    public static Tensor Rent(DType dtype, params int[] shape) => Rent(PinnedBufferPool.Shared, dtype, zeroed: false, shape);
+    public static Tensor Rent(DType dtype, params int[] shape) => Rent(PinnedBufferPool.Current, dtype, zeroed: false, shape);
 
     /// <inheritdoc cref="Rent(DType, int[])"/>
     public static Tensor Rent(params int[] shape) => Rent(DType.F32, shape);
 
     /// <summary>As <see cref="Rent(DType, int[])"/>, cleared to zero (for results that are accumulated into).</summary>
-    public static Tensor RentZeroed(DType dtype, params int[] shape) => Rent(PinnedBufferPool.Shared, dtype, zeroed: true, shape);
+    public static Tensor RentZeroed(DType dtype, params int[] shape) => Rent(PinnedBufferPool.Current, dtype, zeroed: true, shape);
 
     /// <inheritdoc cref="RentZeroed(DType, int[])"/>
     public static Tensor RentZeroed(params int[] shape) => RentZeroed(DType.F32, shape);
