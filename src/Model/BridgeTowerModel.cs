@@ -113,21 +113,40 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
     public BridgeTowerModelOutput Forward(BridgeTowerInputs inputs) =>
         Run(inputs, inputs.ImageTokenTypeIdx is int idx && idx != 0 ? idx : 1);
 
-    internal BridgeTowerModelOutput Run(BridgeTowerInputs inputs, int imageTokenTypeIdx, bool pooledOnly = false) =>
-        Run(inputs, imageTokenTypeIdx, out _, out _, pooledOnly);
+    internal BridgeTowerModelOutput Run(BridgeTowerInputs inputs, int imageTokenTypeIdx, bool pooledOnly = false)
+    {
+        var outputs = Run(inputs, imageTokenTypeIdx, out var lastTextState, out var image, pooledOnly);
+        ReleaseTowers(inputs, lastTextState, image);
+        return outputs;
+    }
 
-    /// <param name="textStates">text tower states [embeddings, layer 0, ..., layer L-1]</param>
-    /// <param name="image">the vision tower's encoding (computed here or the cached one)</param>
+    /// <summary>
+    /// Gives back what <see cref="Run(BridgeTowerInputs, int, out Tensor, out ImageEncoding, bool)"/> handed out
+    /// only for the caller's use: the last text state and an image encoding made in this call (a cached one is
+    /// the caller's), except what the hidden states hold.
+    /// </summary>
+    internal static void ReleaseTowers(BridgeTowerInputs inputs, Tensor lastTextState, ImageEncoding image)
+    {
+        if (!inputs.OutputHiddenStates) lastTextState.Dispose();
+        if (inputs.Image is null) image.Release(keepHiddenStates: inputs.OutputHiddenStates);
+    }
+
+    /// <param name="lastTextState">the text tower's last state (the caller disposes it, unless hidden states hold it)</param>
+    /// <param name="image">the vision tower's encoding (computed here, then the caller releases it, or the cached one)</param>
     /// <param name="pooledOnly">
     /// the caller reads only pooler_output (ITM, contrastive): the last image layer then computes the CLS row
     /// alone and image_features holds just that row, unless hidden states, attentions or a trace are asked for
     /// </param>
-    internal BridgeTowerModelOutput Run(BridgeTowerInputs inputs, int imageTokenTypeIdx, out List<Tensor> textStates, out ImageEncoding image,
+    internal BridgeTowerModelOutput Run(BridgeTowerInputs inputs, int imageTokenTypeIdx, out Tensor lastTextState, out ImageEncoding image,
         bool pooledOnly = false)
     {
         var trace = inputs.Trace;
+        // Intermediates are given back to the arena as soon as they are dead, except what the caller gets:
+        // outputs, hidden states (which hold the layer outputs) and trace entries.
+        bool keepStates = inputs.OutputHiddenStates;
+        bool keepInputs = trace is not null;
         var textMask = AdditiveTextMask(inputs.InputIds, inputs.AttentionMask);
-        textStates = EncodeTextStates(inputs.InputIds, textMask, trace);
+        var textStates = EncodeTextStates(inputs.InputIds, textMask, trace, keepStates ? 0 : _split);
         image = inputs.Image ?? EncodeImage(inputs, imageTokenTypeIdx);
         if (inputs.Image is not null && (inputs.PixelValues is not null || inputs.ImageEmbeds is not null))
             throw new ArgumentException("Image: give a cached image encoding or pixel_values/image_embeds, not both");
@@ -140,12 +159,15 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
         // Layer 0 takes the towers' outputs after split_index layers through the cross-modal LayerNorms.
         var textBridge = TextBridgeInput(textStates[_split]);
         var crossText = CrossModalTextLayernorm.Forward(textBridge);
+        textBridge.Dispose();
         bool wantAttn = inputs.OutputAttentions;
         // One image against many texts: layer 0's image input, the image self-attention and the projections
         // taken from it do not depend on the text, so they run once at batch 1 (the attention layers broadcast).
         // Attention probabilities and traces are reported per pair, so those calls take the repeated path.
         bool shareImage = image.BatchSize == 1 && batch > 1 && !wantAttn && trace is null;
-        var crossImage = CrossModalImageLayernorm.Forward(shareImage ? image.BridgeInputs[0] : TensorOps.RepeatBatch(image.BridgeInputs[0], batch));
+        var imageBridge = shareImage ? image.BridgeInputs[0] : TensorOps.RepeatBatch(image.BridgeInputs[0], batch);
+        var crossImage = CrossModalImageLayernorm.Forward(imageBridge);
+        imageBridge.DisposeIfCopyOf(image.BridgeInputs[0]);
         var cross = new List<(Tensor Text, Tensor Image)>();
         var attentions = new List<(Tensor Text, Tensor Image)>();
         for (int k = 0; k < _crossLayers; k++)
@@ -153,8 +175,17 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
             if (k > 0)
             {
                 var (prevText, prevImage) = cross[^1];
-                crossText = CrossModalTextLinkTower[k - 1].Forward(TextBridgeInput(textStates[_split + k]), prevText);
-                crossImage = CrossModalImageLinkTower[k - 1].Forward(TensorOps.RepeatBatch(image.BridgeInputs[k], batch), prevImage);
+                textBridge = TextBridgeInput(textStates[_split + k]);
+                crossText = CrossModalTextLinkTower[k - 1].Forward(textBridge, prevText);
+                textBridge.Dispose();
+                imageBridge = TensorOps.RepeatBatch(image.BridgeInputs[k], batch);
+                crossImage = CrossModalImageLinkTower[k - 1].Forward(imageBridge, prevImage);
+                imageBridge.DisposeIfCopyOf(image.BridgeInputs[k]);
+                if (!keepStates)
+                {
+                    prevText.Dispose();
+                    prevImage.Dispose();
+                }
             }
             if (trace is not null)
             {
@@ -169,7 +200,11 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
                 ? CrossModalImageLayers[k].ForwardCls(crossImage, crossText, null, textMask)
                 : CrossModalImageLayers[k].Forward(crossImage, crossText, null, textMask, wantAttn, out imageProbs);
             cross.Add((textOut, imageOut));
-            GarbageBound.Check();
+            if (!keepInputs)
+            {
+                crossText.Dispose();
+                crossImage.Dispose();
+            }
             if (wantAttn) attentions.Add((textProbs!, imageProbs!));
         }
 
@@ -183,6 +218,14 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
             trace["debug.pooler.image"] = pooledImage;
         }
         var pooler = TensorOps.Concat(-1, pooledText, pooledImage);
+        if (!keepInputs)
+        {
+            pooledText.Dispose();
+            pooledImage.Dispose();
+        }
+        lastTextState = textStates[^1];
+        if (!keepStates)
+            for (int i = _split; i < textStates.Count - 1; i++) textStates[i].Dispose();
 
         BridgeTowerHiddenStates? hidden = null;
         if (inputs.OutputHiddenStates)
@@ -192,8 +235,11 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
         return new BridgeTowerModelOutput(textFeatures, imageFeatures, pooler, hidden, wantAttn ? attentions : null);
     }
 
-    private Tensor TextBridgeInput(Tensor textState) =>
-        Backend.AddScaled(CrossModalTextTransform.Forward(textState), TokenTypeEmbeddings.Select(0, 0));
+    private Tensor TextBridgeInput(Tensor textState)
+    {
+        using var projected = CrossModalTextTransform.Forward(textState);
+        return Backend.AddScaled(projected, TokenTypeEmbeddings.Select(0, 0));
+    }
 
     private ImageEncoding EncodeImage(BridgeTowerInputs inputs, int imageTokenTypeIdx)
     {
@@ -216,7 +262,9 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
         bool keepHiddenStates = false, IDictionary<string, Tensor>? trace = null)
     {
         var embeddings = VisionEmbeddings.Forward(pixelValues, interpolatePosEncoding, trace);
-        return EncodeFromPre(VisionLnPre.Forward(embeddings), imageTokenTypeIdx, keepHiddenStates, trace);
+        var pre = VisionLnPre.Forward(embeddings);
+        if (trace is null) embeddings.Dispose();
+        return EncodeFromPre(pre, ownsState: true, imageTokenTypeIdx, keepHiddenStates, trace);
     }
 
     /// <summary>As <see cref="EncodeImage"/> from precomputed (B, L, Hv) embeddings (the reference's image_embeds).</summary>
@@ -225,15 +273,18 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
     {
         if (imageEmbeds.Rank != 3 || imageEmbeds.Dim(2) != Config.Vision.HiddenSize || imageEmbeds.Dim(1) < 1)
             throw new ArgumentException($"image_embeds: expected batch-first (B, L, {Config.Vision.HiddenSize}), got {imageEmbeds.ShapeString}");
-        return EncodeFromPre(imageEmbeds.ToF32(), imageTokenTypeIdx, keepHiddenStates, trace);
+        var pre = imageEmbeds.ToF32();
+        return EncodeFromPre(pre, ownsState: !ReferenceEquals(pre, imageEmbeds), imageTokenTypeIdx, keepHiddenStates, trace);
     }
 
-    private ImageEncoding EncodeFromPre(Tensor state, int imageTokenTypeIdx, bool keepHiddenStates, IDictionary<string, Tensor>? trace)
+    /// <param name="ownsState">false when <paramref name="state"/> is the caller's tensor: it is then never disposed</param>
+    private ImageEncoding EncodeFromPre(Tensor state, bool ownsState, int imageTokenTypeIdx, bool keepHiddenStates, IDictionary<string, Tensor>? trace)
     {
         if (imageTokenTypeIdx is < 0 or > 1)
             throw new ArgumentOutOfRangeException(nameof(imageTokenTypeIdx), $"image_token_type_idx {imageTokenTypeIdx}: token_type_embeddings has 2 rows (0 means 1)");
         if (imageTokenTypeIdx == 0) imageTokenTypeIdx = 1;
         var typeRow = TokenTypeEmbeddings.Select(0, imageTokenTypeIdx);
+        var borrowed = ownsState ? null : state;
         var hidden = keepHiddenStates ? new List<Tensor> { state } : null;
         var bridges = new List<Tensor>(_crossLayers);
         for (int j = 0; ; j++)
@@ -242,18 +293,24 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
             {
                 var withLn = VisionLnPost.Forward(state);
                 if (trace is not null) trace[$"debug.vision.ln_post.{j - _split}"] = withLn;
-                bridges.Add(Backend.AddScaled(CrossModalImageTransform.Forward(withLn), typeRow));
+                var projected = CrossModalImageTransform.Forward(withLn);
+                if (trace is null) withLn.Dispose();
+                bridges.Add(Backend.AddScaled(projected, typeRow));
+                projected.Dispose();
             }
             if (j == _textLayers) break;
-            state = VisionResblocks[j].Forward(state);
+            var next = VisionResblocks[j].Forward(state);
+            if (hidden is null && ownsState) state.Dispose();
+            state = next;
+            ownsState = true;
             hidden?.Add(state);
-            GarbageBound.Check();
         }
-        return new ImageEncoding(bridges, state, imageTokenTypeIdx, hidden);
+        return new ImageEncoding(bridges, state, imageTokenTypeIdx, hidden, borrowed);
     }
 
     /// <summary>Text tower states: [embeddings, after layer 0, ..., after layer L-1].</summary>
-    internal List<Tensor> EncodeTextStates(Tensor inputIds, Tensor? additiveMask, IDictionary<string, Tensor>? trace)
+    /// <param name="keepFrom">states before this index are disposed once the next one is computed (still listed, unusable)</param>
+    internal List<Tensor> EncodeTextStates(Tensor inputIds, Tensor? additiveMask, IDictionary<string, Tensor>? trace, int keepFrom = 0)
     {
         if (inputIds.Rank != 2 || inputIds.DType is not (DType.I64 or DType.I32))
             throw new ArgumentException($"input_ids: expected (batch, length) I64 or I32, got {inputIds.DType} {inputIds.ShapeString}");
@@ -262,7 +319,7 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
         foreach (var layer in TextLayers)
         {
             states.Add(layer.Forward(states[^1], additiveMask));
-            GarbageBound.Check();
+            if (states.Count - 2 < keepFrom) states[^2].Dispose();
         }
         return states;
     }

@@ -6,10 +6,10 @@ public sealed unsafe partial class Tensor
     /// <summary>This tensor if already contiguous, otherwise a contiguous copy.</summary>
     public Tensor Contiguous() => IsContiguous ? this : Copy();
 
-    /// <summary>A contiguous, writable copy in managed memory.</summary>
+    /// <summary>A contiguous, writable copy in a pooled buffer (dispose it to give the buffer back).</summary>
     public Tensor Copy()
     {
-        var result = Zeros(DType, _shape);
+        var result = Rent(DType, _shape);
         if (IsContiguous)
         {
             ElementBytes().CopyTo(result.ElementBytes());
@@ -55,7 +55,7 @@ public sealed unsafe partial class Tensor
     public Tensor ToF32()
     {
         if (DType == DType.F32) return Contiguous();
-        var result = Zeros(DType.F32, _shape);
+        var result = Rent(DType.F32, _shape);
         var dst = result.Span<float>();
         int i = 0;
         int size = DType.SizeOf();
@@ -109,7 +109,7 @@ public sealed unsafe partial class Tensor
     {
         if (dtype == DType) return Contiguous();
         if (dtype == DType.F32) return ToF32();
-        var result = Zeros(dtype, _shape);
+        var result = Rent(dtype, _shape);
         byte* dst = result.DataPointer;
         int srcSize = DType.SizeOf(), dstSize = dtype.SizeOf();
         foreach (long e in ElementOffsets())

@@ -228,7 +228,13 @@ public sealed unsafe partial class Tensor
     };
 
     /// <summary>Elements in row-major order as float (copies; any dtype).</summary>
-    public float[] ToFloatArray() => ToF32().ReadOnlySpan<float>().ToArray();
+    public float[] ToFloatArray()
+    {
+        var f = ToF32();
+        var values = f.ReadOnlySpan<float>().ToArray();
+        f.DisposeIfCopyOf(this); // a conversion or contiguous copy made only for this read
+        return values;
+    }
 
     /// <summary>Elements in row-major order as long (copies; integer and bool dtypes).</summary>
     public long[] ToInt64Array()

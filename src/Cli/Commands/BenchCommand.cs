@@ -109,7 +109,11 @@ public sealed class BenchCommand : ICommand
             PixelValues = cacheMode ? RepeatBatch(pixels, batch) : pixels,
         };
         // The cached path: the vision tower once for the image, then every text against its encoding.
-        void Cached() => model.Forward(batchInputs with { PixelValues = null, Image = model.Backbone.EncodeImage(pixels) });
+        void Cached()
+        {
+            using var image = model.Backbone.EncodeImage(pixels);
+            model.Forward(batchInputs with { PixelValues = null, Image = image });
+        }
         void Uncached() => model.Forward(batchInputs);
 
         var measured = new List<(string Label, Action Forward, List<double> Ms, List<double> CpuMs)> { ("uncached", Uncached, [], []) };

@@ -45,7 +45,8 @@ public sealed unsafe class CpuBackend : IBackend
         residual?.EnsureShape("residual", outShape);
         var xs = x.ToF32();
         var rs = residual?.ToF32();
-        var y = Tensor.Zeros(outShape);
+        // Written in full by the GEMM (its first K block stores, later ones accumulate; K = 0 clears).
+        var y = Tensor.Rent(outShape);
         int rows = checked((int)(x.ElementCount / Math.Max(1, w.InFeatures)));
         if (w.InFeatures == 0) rows = checked((int)(y.ElementCount / Math.Max(1, w.OutFeatures)));
         var epilogue = new GemmEpilogue(w.Bias, activation, rs is null ? null : (float*)rs.DataPointer, w.OutFeatures);
@@ -55,6 +56,8 @@ public sealed unsafe class CpuBackend : IBackend
         GC.KeepAlive(xs);
         GC.KeepAlive(rs);
         GC.KeepAlive(y.Storage);
+        xs.DisposeIfCopyOf(x);
+        rs?.DisposeIfCopyOf(residual!);
         return y;
     }
 
@@ -69,12 +72,13 @@ public sealed unsafe class CpuBackend : IBackend
         if (a.Rank != b.Rank || (a.Rank != 2 && a.Rank != 3))
             throw new ArgumentException($"matmul: operands must both be rank 2 or 3, got {a.ShapeString} and {b.ShapeString}");
         var a3 = AsF32(batched ? a : a.Unsqueeze(0));
-        var b3 = AsF32(batched ? b : b.Unsqueeze(0));
-        if (transposeB) b3 = b3.Transpose(1, 2);
+        var bConverted = AsF32(batched ? b : b.Unsqueeze(0));
+        var b3 = transposeB ? bConverted.Transpose(1, 2) : bConverted;
         int bt = a3.Dim(0), m = a3.Dim(1), k = a3.Dim(2), n = b3.Dim(2);
         if (b3.Dim(0) != bt || b3.Dim(1) != k)
             throw new ArgumentException($"matmul: shapes {a.ShapeString} and {b.ShapeString}{(transposeB ? "ᵀ" : "")} do not chain");
-        var y = Tensor.Zeros(bt, m, n);
+        // Rented in the result's own shape so the caller gets the owning tensor, not a view of it.
+        var y = batched ? Tensor.Rent(bt, m, n) : Tensor.Rent(m, n);
         var blocking = GemmBlocking.For(Simd);
         long packedLen = GemmPacking.PackedBLength(k, n, blocking);
         if (bt > 0 && m > 0 && n > 0 && k > 0)
@@ -97,7 +101,9 @@ public sealed unsafe class CpuBackend : IBackend
         GC.KeepAlive(a3);
         GC.KeepAlive(b3);
         GC.KeepAlive(y.Storage);
-        return batched ? y : y.Squeeze(0);
+        if (a.DType != DType.F32) a3.Dispose(); // conversions made here
+        if (b.DType != DType.F32) bConverted.Dispose();
+        return y;
     }
 
     public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, float scale, Tensor? additiveKeyMask,
@@ -117,8 +123,9 @@ public sealed unsafe class CpuBackend : IBackend
         if (tk == 0 && tq > 0) throw new ArgumentException($"attention: k {k.ShapeString} has no keys to attend to", nameof(k));
         var qf = UnitLastStride(q); var kf = UnitLastStride(k); var vf = UnitLastStride(v);
         var mask = additiveKeyMask?.ToF32();
-        var output = Tensor.Zeros(b, tq, hd);
-        probabilities = returnProbabilities ? Tensor.Zeros(b, heads, tq, tk) : null;
+        // Both written in full: every (query, head) row of the output and every probability row.
+        var output = Tensor.Rent(b, tq, hd);
+        probabilities = returnProbabilities ? Tensor.Rent(b, heads, tq, tk) : null;
         AttentionKernel.Run(_pool, Simd, new AttentionKernel.Args
         {
             Batch = b, Heads = heads, Tq = tq, Tk = tk, D = hd / heads, Scale = scale,
@@ -133,6 +140,7 @@ public sealed unsafe class CpuBackend : IBackend
         // Without this, background GC has been seen to free the output's pinned array mid-kernel
         // (AccessViolation writing output; gone with DOTNET_gcConcurrent=0). Every op keeps its output storage alive explicitly.
         GC.KeepAlive(output.Storage); GC.KeepAlive(probabilities?.Storage);
+        qf.DisposeIfCopyOf(q); kf.DisposeIfCopyOf(k); vf.DisposeIfCopyOf(v); mask?.DisposeIfCopyOf(additiveKeyMask!);
         return output;
     }
 
@@ -145,7 +153,7 @@ public sealed unsafe class CpuBackend : IBackend
         beta.EnsureShape("beta", n);
         residual?.EnsureShape("residual", x.ShapeArray());
         var xs = x.ToF32(); var rs = residual?.ToF32(); var g = gamma.ToF32(); var bt = beta.ToF32();
-        var y = Tensor.Zeros(x.ShapeArray());
+        var y = Tensor.Rent(x.ShapeArray());
         float* xp = (float*)xs.DataPointer, rp = rs is null ? null : (float*)rs.DataPointer;
         float* yp = (float*)y.DataPointer, gp = (float*)g.DataPointer, bp = (float*)bt.DataPointer;
         nint xi = (nint)xp, ri = (nint)rp, yi = (nint)yp, gi = (nint)gp, bi = (nint)bp;
@@ -153,6 +161,7 @@ public sealed unsafe class CpuBackend : IBackend
         RowParallel.Run(_pool, Rows(y, n), n, (r0, r1) =>
             LayerNormKernel.Rows((float*)xi, (float*)ri, (float*)yi, (float*)gi, (float*)bi, n, eps, r0, r1, simd));
         GC.KeepAlive(xs); GC.KeepAlive(rs); GC.KeepAlive(g); GC.KeepAlive(bt); GC.KeepAlive(y.Storage);
+        xs.DisposeIfCopyOf(x); rs?.DisposeIfCopyOf(residual!); g.DisposeIfCopyOf(gamma); bt.DisposeIfCopyOf(beta);
         return y;
     }
 
@@ -160,7 +169,8 @@ public sealed unsafe class CpuBackend : IBackend
     {
         ArgumentNullException.ThrowIfNull(x);
         if (!Enum.IsDefined(activation)) throw new ArgumentOutOfRangeException(nameof(activation), activation, "unknown activation");
-        var y = x.ToF32().Copy();
+        var y = x.ToF32();
+        if (ReferenceEquals(y, x)) y = x.Copy(); // a conversion already is a private copy
         int n = x.Rank == 0 ? 1 : Math.Max(1, x.Dim(-1));
         nint yi = (nint)y.DataPointer;
         var simd = Simd;
@@ -175,12 +185,13 @@ public sealed unsafe class CpuBackend : IBackend
         ArgumentNullException.ThrowIfNull(x);
         if (x.Rank < 1) throw new ArgumentException($"x: softmax needs rank >= 1, got {x.ShapeString}", nameof(x));
         var xs = x.ToF32();
-        var y = Tensor.Zeros(x.ShapeArray());
+        var y = Tensor.Rent(x.ShapeArray());
         int n = x.Dim(-1);
         nint xi = (nint)xs.DataPointer, yi = (nint)y.DataPointer;
         var simd = Simd;
         RowParallel.Run(_pool, Rows(y, n), n, (r0, r1) => SoftmaxKernel.Rows((float*)xi, (float*)yi, n, r0, r1, simd));
         GC.KeepAlive(xs); GC.KeepAlive(y.Storage);
+        xs.DisposeIfCopyOf(x);
         return y;
     }
 
@@ -189,12 +200,13 @@ public sealed unsafe class CpuBackend : IBackend
         ArgumentNullException.ThrowIfNull(x);
         if (x.Rank < 1) throw new ArgumentException($"x: L2Normalize needs rank >= 1, got {x.ShapeString}", nameof(x));
         var xs = x.ToF32();
-        var y = Tensor.Zeros(x.ShapeArray());
+        var y = Tensor.Rent(x.ShapeArray());
         int n = x.Dim(-1);
         nint xi = (nint)xs.DataPointer, yi = (nint)y.DataPointer;
         var simd = Simd;
         RowParallel.Run(_pool, Rows(y, n), n, (r0, r1) => L2NormalizeKernel.Rows((float*)xi, (float*)yi, n, eps, r0, r1, simd));
         GC.KeepAlive(xs); GC.KeepAlive(y.Storage);
+        xs.DisposeIfCopyOf(x);
         return y;
     }
 
@@ -206,9 +218,9 @@ public sealed unsafe class CpuBackend : IBackend
         if (bShape.Length > aShape.Length || !aShape[^bShape.Length..].SequenceEqual(bShape))
             throw new ArgumentException($"b: shape {b.ShapeString} must equal or be a suffix of a's shape {a.ShapeString}");
         var af = a.ToF32(); var bf = b.ToF32();
-        var y = Tensor.Zeros(a.ShapeArray());
+        var y = Tensor.Rent(a.ShapeArray());
         long total = y.ElementCount;
-        if (total == 0) return y;
+        if (total == 0) { af.DisposeIfCopyOf(a); bf.DisposeIfCopyOf(b); return y; }
         long bLen = bf.ElementCount;
         // Same shape: rows of a's last dimension, b advancing with a. Suffix: rows of b's length, b repeating.
         int n = bLen == total ? Math.Max(1, a.Rank == 0 ? 1 : a.Dim(-1)) : checked((int)bLen);
@@ -218,6 +230,7 @@ public sealed unsafe class CpuBackend : IBackend
         RowParallel.Run(_pool, checked((int)(total / n)), n, (r0, r1) =>
             AddScaledKernel.Rows((float*)ai, (float*)bi, bStride, (float*)yi, n, alpha, beta, r0, r1, simd));
         GC.KeepAlive(af); GC.KeepAlive(bf); GC.KeepAlive(y.Storage);
+        af.DisposeIfCopyOf(a); bf.DisposeIfCopyOf(b);
         return y;
     }
 

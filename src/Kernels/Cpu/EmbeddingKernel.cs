@@ -16,7 +16,7 @@ internal static unsafe class EmbeddingKernel
         for (int i = 0; i < idv.Length; i++)
             if (idv[i] < 0 || idv[i] >= vocab)
                 throw new ArgumentOutOfRangeException(nameof(ids), $"id {idv[i]} at position {i} is outside the table's {vocab} rows");
-        var y = Tensor.Zeros(ids.ShapeArray().Append(dim).ToArray());
+        var y = Tensor.Rent(ids.ShapeArray().Append(dim).ToArray()); // every row is written below
         float* dst = (float*)y.DataPointer;
         if (table.DType == DType.F32 && table.Strides[1] == 1)
         {
@@ -30,7 +30,7 @@ internal static unsafe class EmbeddingKernel
         {
             for (int i = 0; i < idv.Length; i++)
             {
-                var row = table.Narrow(0, (int)idv[i], 1).ToF32();
+                using var row = table.Narrow(0, (int)idv[i], 1).ToF32(); // a conversion: ours to give back
                 row.ReadOnlySpan<float>().CopyTo(new Span<float>(dst + (long)i * dim, dim));
             }
         }

@@ -5,6 +5,7 @@ namespace BridgeTower.Kernels.Reference;
 /// <summary>
 /// The plain implementation every fast backend is checked against: straightforward loops,
 /// double-precision accumulation, one thread. Slow on purpose; clarity is its only job.
+/// Results are rented from the pool (not zeroed): every method writes each output element.
 /// </summary>
 public sealed class ReferenceBackend : IBackend
 {
@@ -34,7 +35,7 @@ public sealed class ReferenceBackend : IBackend
         residual?.EnsureShape("residual", outShape);
         var xs = x.ToF32().ReadOnlySpan<float>();
         var rs = residual?.ToF32().ToFloatArray();
-        var y = Tensor.Zeros(outShape);
+        var y = Tensor.Rent(outShape);
         var ys = y.Span<float>();
         int rows = (int)(x.ElementCount / w.InFeatures);
         for (int r = 0; r < rows; r++)
@@ -60,9 +61,9 @@ public sealed class ReferenceBackend : IBackend
         v.EnsureShape("v", b, tk, hd);
         additiveKeyMask?.EnsureShape("additiveKeyMask", b, tk);
         int d = hd / heads;
-        var output = Tensor.Zeros(b, tq, hd);
+        var output = Tensor.Rent(b, tq, hd);
         var outSpan = output.Span<float>();
-        probabilities = returnProbabilities ? Tensor.Zeros(b, heads, tq, tk) : null;
+        probabilities = returnProbabilities ? Tensor.Rent(b, heads, tq, tk) : null;
         var probSpan = probabilities is null ? default : probabilities.Span<float>();
         var qa = q.ToFloatArray(); var ka = k.ToFloatArray(); var va = v.ToFloatArray();
         var mask = additiveKeyMask?.ToFloatArray();
@@ -107,7 +108,7 @@ public sealed class ReferenceBackend : IBackend
         var xs = x.ToFloatArray();
         var rs = residual?.ToFloatArray();
         var g = gamma.ToFloatArray(); var bt = beta.ToFloatArray();
-        var y = Tensor.Zeros(x.ShapeArray());
+        var y = Tensor.Rent(x.ShapeArray());
         var ys = y.Span<float>();
         var row = new double[n];
         for (int r = 0; r < xs.Length / Math.Max(n, 1); r++)
@@ -130,7 +131,7 @@ public sealed class ReferenceBackend : IBackend
     {
         int n = x.Dim(-1);
         var xs = x.ToFloatArray();
-        var y = Tensor.Zeros(x.ShapeArray());
+        var y = Tensor.Rent(x.ShapeArray());
         var ys = y.Span<float>();
         for (int r = 0; r < xs.Length / Math.Max(n, 1); r++)
         {
@@ -146,7 +147,7 @@ public sealed class ReferenceBackend : IBackend
     {
         int n = x.Dim(-1);
         var xs = x.ToFloatArray();
-        var y = Tensor.Zeros(x.ShapeArray());
+        var y = Tensor.Rent(x.ShapeArray());
         var ys = y.Span<float>();
         for (int r = 0; r < xs.Length / Math.Max(n, 1); r++)
         {
@@ -164,7 +165,7 @@ public sealed class ReferenceBackend : IBackend
         if (bShape.Length > aShape.Length || !aShape[^bShape.Length..].SequenceEqual(bShape))
             throw new ArgumentException($"b: shape {b.ShapeString} must equal or be a suffix of a's shape {a.ShapeString}");
         var aa = a.ToFloatArray(); var ba = b.ToFloatArray();
-        var y = Tensor.Zeros(a.ShapeArray());
+        var y = Tensor.Rent(a.ShapeArray());
         var ys = y.Span<float>();
         for (int i = 0; i < aa.Length; i++) ys[i] = (float)((double)alpha * aa[i] + (double)beta * ba[i % Math.Max(ba.Length, 1)]);
         return y;
@@ -177,7 +178,7 @@ public sealed class ReferenceBackend : IBackend
         int vocab = table.Dim(0), dim = table.Dim(1);
         var idv = ids.ToInt64Array();
         var shape = ids.ShapeArray().Append(dim).ToArray();
-        var y = Tensor.Zeros(shape);
+        var y = Tensor.Rent(shape);
         var ys = y.Span<float>();
         var t = table.ToF32().ReadOnlySpan<float>();
         for (int i = 0; i < idv.Length; i++)
@@ -200,7 +201,7 @@ public sealed class ReferenceBackend : IBackend
         int bt = a3.Dim(0), m = a3.Dim(1), kk = a3.Dim(2), n = b3.Dim(2);
         if (b3.Dim(0) != bt || b3.Dim(1) != kk)
             throw new ArgumentException($"matmul: shapes {a.ShapeString} and {b.ShapeString}{(transposeB ? "ᵀ" : "")} do not chain");
-        var y = Tensor.Zeros(bt, m, n);
+        var y = batched ? Tensor.Rent(bt, m, n) : Tensor.Rent(m, n); // the caller gets the owning tensor, not a view
         var ys = y.Span<float>();
         for (int z = 0; z < bt; z++)
             for (int i = 0; i < m; i++)
@@ -210,7 +211,7 @@ public sealed class ReferenceBackend : IBackend
                     for (int p = 0; p < kk; p++) acc += (double)a3.GetDouble(z, i, p) * b3.GetDouble(z, p, j);
                     ys[(z * m + i) * n + j] = (float)acc;
                 }
-        return batched ? y : y.Squeeze(0);
+        return y;
     }
 
     public void Dispose() { }
@@ -218,7 +219,7 @@ public sealed class ReferenceBackend : IBackend
     private static Tensor Map(Tensor x, Func<double, double> f)
     {
         var xs = x.ToFloatArray();
-        var y = Tensor.Zeros(x.ShapeArray());
+        var y = Tensor.Rent(x.ShapeArray());
         var ys = y.Span<float>();
         for (int i = 0; i < xs.Length; i++) ys[i] = (float)f(xs[i]);
         return y;

@@ -46,11 +46,17 @@ public sealed class BridgeTowerForContrastiveLearning : IDisposable, IOwnsResour
     {
         HeadChecks.NoImageTokenType(inputs, nameof(BridgeTowerForContrastiveLearning));
         EnsureImageHeadRuns();
-        var outputs = BridgeTower.Run(inputs, 1, out var textStates, out var image, pooledOnly: true);
-        var textEmbeds = TextEmbedsFrom(textStates[^1]);
+        var outputs = BridgeTower.Run(inputs, 1, out var lastTextState, out var image, pooledOnly: true);
+        var textEmbeds = TextEmbedsFrom(lastTextState);
+        var oneImageEmbeds = ImageEmbedsFrom(image);
+        BridgeTowerModel.ReleaseTowers(inputs, lastTextState, image);
         // One encoded image scored against B texts (the cached path) stands for B copies of that image.
-        var imageEmbeds = TensorOps.RepeatBatch(ImageEmbedsFrom(image), textEmbeds.Dim(0));
-        var crossEmbeds = Backend.L2Normalize(ItcCrossModalHead.Forward(outputs.PoolerOutput));
+        var imageEmbeds = TensorOps.RepeatBatch(oneImageEmbeds, textEmbeds.Dim(0));
+        oneImageEmbeds.DisposeIfCopyOf(imageEmbeds);
+        var crossHead = ItcCrossModalHead.Forward(outputs.PoolerOutput);
+        var crossEmbeds = Backend.L2Normalize(crossHead);
+        crossHead.Dispose();
+        HeadChecks.ReleaseBackboneOutputs(inputs, outputs);
         int b = textEmbeds.Dim(0), e = textEmbeds.Dim(1);
         var logits = TensorOps.Concat(1, textEmbeds.Reshape(b, 1, e), imageEmbeds.Reshape(b, 1, e), crossEmbeds.Reshape(b, 1, e));
 
@@ -75,14 +81,18 @@ public sealed class BridgeTowerForContrastiveLearning : IDisposable, IOwnsResour
     public Tensor EmbedText(Tensor inputIds, Tensor? attentionMask = null)
     {
         var mask = BridgeTowerModel.AdditiveTextMask(inputIds, attentionMask);
-        return TextEmbedsFrom(BridgeTower.EncodeTextStates(inputIds, mask, null)[^1]);
+        var states = BridgeTower.EncodeTextStates(inputIds, mask, null, keepFrom: int.MaxValue);
+        var embeds = TextEmbedsFrom(states[^1]);
+        states[^1].Dispose();
+        return embeds;
     }
 
     /// <summary>Normalized (B, E) image embeddings from the vision tower alone (equal to Forward's image_embeds).</summary>
     public Tensor EmbedImage(Tensor pixelValues, bool interpolatePosEncoding = false)
     {
         EnsureImageHeadRuns();
-        return ImageEmbedsFrom(BridgeTower.EncodeImage(pixelValues, interpolatePosEncoding));
+        using var image = BridgeTower.EncodeImage(pixelValues, interpolatePosEncoding);
+        return ImageEmbedsFrom(image);
     }
 
     /// <summary>Normalized (B, E) image embeddings of an already encoded image batch.</summary>
@@ -92,21 +102,31 @@ public sealed class BridgeTowerForContrastiveLearning : IDisposable, IOwnsResour
         return ImageEmbedsFrom(image);
     }
 
-    private Tensor TextEmbedsFrom(Tensor lastTextState) => Backend.L2Normalize(ItcTextHead.Forward(TensorOps.Cls(lastTextState)));
+    private Tensor TextEmbedsFrom(Tensor lastTextState) => NormalizedHead(ItcTextHead, lastTextState);
+
+    /// <summary>L2Normalize(head(x[:, 0])), its temporaries given back.</summary>
+    private Tensor NormalizedHead(Linear head, Tensor x)
+    {
+        using var cls = TensorOps.Cls(x);
+        using var projected = head.Forward(cls);
+        return Backend.L2Normalize(projected);
+    }
 
     private Tensor ImageEmbedsFrom(ImageEncoding image)
     {
         // The last bridge input is transform(ln_post(last block)) + token_type[idx]; the head always uses row 1.
-        var bridged = image.ImageTokenTypeIdx == 1
-            ? image.BridgeInputs[^1]
-            : Backend.AddScaled(BridgeTower.CrossModalImageTransform.Forward(BridgeTower.VisionLnPost.Forward(image.LastBlockOutput)),
-                BridgeTower.TokenTypeEmbeddings.Select(0, 1));
-        return Backend.L2Normalize(ItcImageHead.Forward(TensorOps.Cls(bridged)));
+        if (image.ImageTokenTypeIdx == 1) return NormalizedHead(ItcImageHead, image.BridgeInputs[^1]);
+        Tensor bridged;
+        using (var withLn = BridgeTower.VisionLnPost.Forward(image.LastBlockOutput))
+        using (var projected = BridgeTower.CrossModalImageTransform.Forward(withLn))
+            bridged = Backend.AddScaled(projected, BridgeTower.TokenTypeEmbeddings.Select(0, 1));
+        using (bridged)
+            return NormalizedHead(ItcImageHead, bridged);
     }
 
     private Tensor Similarity(Tensor a, Tensor b, float scale)
     {
-        var m = Backend.MatMul(a, b, transposeB: true);
+        using var m = Backend.MatMul(a, b, transposeB: true);
         return Backend.AddScaled(m, m, scale, 0f);
     }
 

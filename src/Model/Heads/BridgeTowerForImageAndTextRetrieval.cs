@@ -32,6 +32,7 @@ public sealed class BridgeTowerForImageAndTextRetrieval : IDisposable, IOwnsReso
         HeadChecks.NoImageTokenType(inputs, nameof(BridgeTowerForImageAndTextRetrieval));
         var outputs = BridgeTower.Run(inputs, 1, pooledOnly: true);
         var logits = ItmScore.Forward(outputs.PoolerOutput);
+        HeadChecks.ReleaseBackboneOutputs(inputs, outputs);
         Tensor? loss = null;
         if (inputs.Labels is not null)
         {
@@ -60,5 +61,17 @@ internal static class HeadChecks
     {
         if (inputs.ImageTokenTypeIdx is int idx && idx is not (0 or 1))
             throw new ArgumentException($"ImageTokenTypeIdx: {head} always uses image token type 1 (only BridgeTowerModel takes image_token_type_idx)");
+    }
+
+    /// <summary>
+    /// A head's output does not include the backbone's features and pooler output: once the head has read
+    /// them they go back to the arena, except the features the hidden states hold (the last cross-modal pair).
+    /// </summary>
+    public static void ReleaseBackboneOutputs(BridgeTowerInputs inputs, BridgeTowerModelOutput outputs)
+    {
+        outputs.PoolerOutput.Dispose();
+        if (inputs.OutputHiddenStates) return;
+        outputs.TextFeatures.Dispose();
+        outputs.ImageFeatures.Dispose();
     }
 }

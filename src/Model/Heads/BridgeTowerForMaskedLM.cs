@@ -28,8 +28,7 @@ public sealed class BridgeTowerForMaskedLM : IDisposable, IOwnsResources
         _activation = Activations.Parse(config.HiddenAct, "hidden_act");
         TransformDense = w.Linear("mlm_score.transform.dense", h, h);
         TransformLayerNorm = w.LayerNorm("mlm_score.transform.LayerNorm", h, config.LayerNormEps);
-        Decoder = new Linear(w.Backend, "mlm_score.decoder",
-            w.Backend.PrepareLinear(w.RawForCopy("mlm_score.decoder.weight", vocab, h), w.RawForCopy("mlm_score.bias", vocab)));
+        Decoder = w.Linear("mlm_score.decoder", "mlm_score.decoder.weight", "mlm_score.bias", h, vocab);
     }
 
     public static BridgeTowerForMaskedLM Load(string directory, IBackend? backend = null, LoadOptions? options = null) =>
@@ -43,9 +42,13 @@ public sealed class BridgeTowerForMaskedLM : IDisposable, IOwnsResources
     {
         HeadChecks.NoImageTokenType(inputs, nameof(BridgeTowerForMaskedLM));
         var outputs = BridgeTower.Run(inputs, 1);
-        var transformed = TransformLayerNorm.Forward(TransformDense.Forward(outputs.TextFeatures, _activation));
+        var dense = TransformDense.Forward(outputs.TextFeatures, _activation);
+        var transformed = TransformLayerNorm.Forward(dense);
+        dense.Dispose();
         if (inputs.Trace is not null) inputs.Trace["debug.mlm.transform"] = transformed;
         var logits = Decoder.Forward(transformed);
+        if (inputs.Trace is null) transformed.Dispose();
+        HeadChecks.ReleaseBackboneOutputs(inputs, outputs);
         Tensor? loss = null;
         if (inputs.Labels is not null)
         {

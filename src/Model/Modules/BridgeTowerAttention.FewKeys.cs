@@ -47,32 +47,34 @@ public sealed partial class BridgeTowerAttention
         int bq = x.Dim(0), tq = x.Dim(1), bs = source.Dim(0), tk = source.Dim(1), hidden = x.Dim(2);
         if (!FewKeysIsCheaper(bq, tq, bs, tk, batch, hidden)) return null;
         int h = _heads, d = hidden / h;
+        using var temps = new Temporaries();
 
         // Per head, keys and values of every source row: (H, Bs·Tk, d) views of the projections.
-        var k = Key.Forward(source).Reshape(bs * tk, h, d).Permute(1, 0, 2);
-        var v = Value.Forward(source).Reshape(bs * tk, h, d).Permute(1, 0, 2);
+        var k = temps.Add(Key.Forward(source)).Reshape(bs * tk, h, d).Permute(1, 0, 2);
+        var v = temps.Add(Value.Forward(source)).Reshape(bs * tk, h, d).Permute(1, 0, 2);
         // g, c and z regrouped per source batch row as (Bs, H·Tk, ·), row (h, j).
-        var g = PerSourceRow(_backend.MatMul(k, _fewKeysQuery!), h, bs, tk);
-        var c = PerSourceRow(_backend.MatMul(k, _fewKeysQueryBias!), h, bs, tk).Reshape(bs, h * tk);
-        var z = PerSourceRow(_backend.MatMul(v, _fewKeysOutput!), h, bs, tk);
+        var g = PerSourceRow(temps, temps.Add(_backend.MatMul(k, _fewKeysQuery!)), h, bs, tk);
+        var c = PerSourceRow(temps, temps.Add(_backend.MatMul(k, _fewKeysQueryBias!)), h, bs, tk).Reshape(bs, h * tk);
+        var z = PerSourceRow(temps, temps.Add(_backend.MatMul(v, _fewKeysOutput!)), h, bs, tk);
 
         // scores (B, Tq, H·Tk) = x·gᵀ + c + mask, the constant terms laid out per query row.
         var xs = TensorOps.RepeatBatch(x, batch);
-        var scores = bs == 1
-            ? _backend.MatMul(xs.Reshape(batch * tq, hidden), g.Select(0, 0), transposeB: true).Reshape(batch, tq, h * tk)
-            : _backend.MatMul(xs, g, transposeB: true);
-        scores = _backend.AddScaled(scores, TensorOps.ScoreOffsets(c, mask, batch, tq, h, tk));
-        var p = _backend.Softmax(scores.Reshape(batch, tq, h, tk)).Reshape(batch, tq, h * tk);
-        var dense = bs == 1
-            ? _backend.MatMul(p.Reshape(batch * tq, h * tk), z.Select(0, 0)).Reshape(batch, tq, hidden)
-            : _backend.MatMul(p, z);
+        if (!ReferenceEquals(xs, x)) temps.Add(xs); // never the caller's tensor
+        var products = temps.Add(bs == 1
+            ? _backend.MatMul(xs.Reshape(batch * tq, hidden), g.Select(0, 0), transposeB: true)
+            : _backend.MatMul(xs, g, transposeB: true)).Reshape(batch, tq, h * tk);
+        var scores = temps.Add(_backend.AddScaled(products, temps.Add(TensorOps.ScoreOffsets(c, mask, batch, tq, h, tk))));
+        var p = temps.Add(_backend.Softmax(scores.Reshape(batch, tq, h, tk))).Reshape(batch, tq, h * tk);
+        var dense = temps.Add(bs == 1
+            ? _backend.MatMul(p.Reshape(batch * tq, h * tk), z.Select(0, 0))
+            : _backend.MatMul(p, z)).Reshape(batch, tq, hidden);
         return _backend.AddScaled(dense, _fewKeysOutputBias!);
     }
 
     /// <summary>(H, Bs·Tk, W) per-head rows to (Bs, H·Tk, W): each source batch row's heads one after another.</summary>
-    private static Tensor PerSourceRow(Tensor perHead, int heads, int bs, int tk)
+    private static Tensor PerSourceRow(Temporaries temps, Tensor perHead, int heads, int bs, int tk)
     {
         int width = perHead.Dim(2);
-        return perHead.Reshape(heads, bs, tk, width).Permute(1, 0, 2, 3).Reshape(bs, heads * tk, width);
+        return temps.Add(perHead.Reshape(heads, bs, tk, width).Permute(1, 0, 2, 3).Contiguous()).Reshape(bs, heads * tk, width);
     }
 }

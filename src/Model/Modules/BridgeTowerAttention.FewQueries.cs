@@ -48,31 +48,33 @@ public sealed partial class BridgeTowerAttention
         int bq = x.Dim(0), tq = x.Dim(1), bs = source.Dim(0), tk = source.Dim(1), hidden = x.Dim(2);
         if (!FewQueriesIsCheaper(bq, tq, bs, tk, batch, hidden)) return null;
         int h = _heads, d = hidden / h;
+        using var temps = new Temporaries();
 
         // u[h, (b,t)] = scale·W_k,hᵀ q[b, t, h]: (H, Bq·Tq, H_in), regrouped per batch row as (Bq, H·Tq, H_in).
-        var q = Query.Forward(x);
-        var u = _backend.MatMul(q.Reshape(bq * tq, h, d).Permute(1, 0, 2), _absorbedKey);
-        var uRows = u.Reshape(h, bq, tq, hidden).Permute(1, 0, 2, 3).Reshape(bq, h * tq, hidden);
-        if (bq == 1 && batch > 1) uRows = TensorOps.RepeatBatch(uRows, batch);
+        var q = temps.Add(Query.Forward(x));
+        var u = temps.Add(_backend.MatMul(q.Reshape(bq * tq, h, d).Permute(1, 0, 2), _absorbedKey));
+        var uRows = temps.Add(u.Reshape(h, bq, tq, hidden).Permute(1, 0, 2, 3).Contiguous());
+        if (bq == 1 && batch > 1) uRows = temps.Add(TensorOps.RepeatBatch(uRows, batch));
 
         // One source for every query batch: one 2-D product instead of repeating the source.
-        Tensor probabilities, mixed;
+        Tensor mixed;
         if (bs == 1 && batch > 1)
         {
             var s = source.Select(0, 0);
-            probabilities = _backend.Softmax(_backend.MatMul(uRows.Reshape(batch * h * tq, hidden), s, transposeB: true));
-            mixed = _backend.MatMul(probabilities, s).Reshape(batch, h * tq, hidden);
+            var p = temps.Add(_backend.Softmax(temps.Add(_backend.MatMul(uRows.Reshape(batch * h * tq, hidden), s, transposeB: true))));
+            mixed = temps.Add(_backend.MatMul(p, s));
         }
         else
         {
-            probabilities = _backend.Softmax(_backend.MatMul(uRows, source, transposeB: true)); // (B, H·Tq, Tk)
-            mixed = _backend.MatMul(probabilities, source);                                     // (B, H·Tq, H_in)
+            var uMat = uRows.Reshape(batch, h * tq, hidden);
+            var p = temps.Add(_backend.Softmax(temps.Add(_backend.MatMul(uMat, source, transposeB: true)))); // (B, H·Tq, Tk)
+            mixed = temps.Add(_backend.MatMul(p, source));                                                  // (B, H·Tq, H_in)
         }
 
         // context[b, t, h] = W_v,h mixed[b, h, t] + b_v,h: per head (H, B·Tq, H_in)·W_v,hᵀ, back to (B, Tq, H·d).
-        var perHead = mixed.Reshape(batch, h, tq, hidden).Permute(1, 0, 2, 3).Reshape(h, batch * tq, hidden);
-        var context = _backend.MatMul(perHead, _absorbedValue!, transposeB: true)
-            .Reshape(h, batch, tq, d).Permute(1, 2, 0, 3).Reshape(batch, tq, hidden);
+        var perHead = temps.Add(mixed.Reshape(batch, h, tq, hidden).Permute(1, 0, 2, 3).Contiguous()).Reshape(h, batch * tq, hidden);
+        var perHeadContext = temps.Add(_backend.MatMul(perHead, _absorbedValue!, transposeB: true));
+        var context = temps.Add(perHeadContext.Reshape(h, batch, tq, d).Permute(1, 2, 0, 3).Contiguous()).Reshape(batch, tq, hidden);
         return _backend.AddScaled(context, _valueBias!);
     }
 }

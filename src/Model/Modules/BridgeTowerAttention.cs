@@ -43,18 +43,38 @@ public sealed partial class BridgeTowerAttention : IDisposable
         var source = encoder ?? x;
         int batch = Math.Max(x.Dim(0), source.Dim(0));
         probabilities = null;
-        var dense = FewKeysDense(x, source, mask, wantProbabilities, batch)
-            ?? OutputDense.Forward(FewQueriesContext(x, source, mask, wantProbabilities, batch)
-                ?? ProjectedContext(x, source, mask, wantProbabilities, batch, out probabilities));
-        return OutputLayerNorm.Forward(dense, TensorOps.RepeatBatch(x, batch));
+        var dense = FewKeysDense(x, source, mask, wantProbabilities, batch);
+        if (dense is null)
+        {
+            var context = FewQueriesContext(x, source, mask, wantProbabilities, batch)
+                ?? ProjectedContext(x, source, mask, wantProbabilities, batch, out probabilities);
+            dense = OutputDense.Forward(context);
+            context.Dispose();
+        }
+        var residual = TensorOps.RepeatBatch(x, batch);
+        var y = OutputLayerNorm.Forward(dense, residual);
+        dense.Dispose();
+        residual.DisposeIfCopyOf(x);
+        return y;
     }
 
     internal Tensor ProjectedContext(Tensor x, Tensor source, Tensor? mask, bool wantProbabilities, int batch, out Tensor? probabilities)
     {
-        var q = TensorOps.RepeatBatch(Query.Forward(x), batch);
-        var k = TensorOps.RepeatBatch(Key.Forward(source), batch);
-        var v = TensorOps.RepeatBatch(Value.Forward(source), batch);
-        return _backend.Attention(q, k, v, _heads, _scale, mask, wantProbabilities, out probabilities);
+        var q = Project(Query, x, batch);
+        var k = Project(Key, source, batch);
+        var v = Project(Value, source, batch);
+        var context = _backend.Attention(q, k, v, _heads, _scale, mask, wantProbabilities, out probabilities);
+        q.Dispose(); k.Dispose(); v.Dispose();
+        return context;
+    }
+
+    /// <summary>A projection repeated to <paramref name="batch"/> rows; the unrepeated one is given back when a copy was made.</summary>
+    private static Tensor Project(Linear projection, Tensor input, int batch)
+    {
+        var p = projection.Forward(input);
+        var repeated = TensorOps.RepeatBatch(p, batch);
+        if (!ReferenceEquals(repeated, p)) p.Dispose();
+        return repeated;
     }
 
     public void Dispose()
@@ -79,8 +99,15 @@ public sealed class BridgeTowerFeedForward : IDisposable
         OutputLayerNorm = w.LayerNorm($"{prefix}.output.LayerNorm", hidden, eps);
     }
 
-    public Tensor Forward(Tensor x) =>
-        OutputLayerNorm.Forward(OutputDense.Forward(IntermediateDense.Forward(x, _activation)), x);
+    public Tensor Forward(Tensor x)
+    {
+        var intermediate = IntermediateDense.Forward(x, _activation);
+        var dense = OutputDense.Forward(intermediate);
+        intermediate.Dispose();
+        var y = OutputLayerNorm.Forward(dense, x);
+        dense.Dispose();
+        return y;
+    }
 
     public void Dispose()
     {

@@ -29,10 +29,12 @@ public sealed class LinkTower
         LayerNorm = w.LayerNorm($"{prefix}.LayerNorm", c.HiddenSize, c.LayerNormEps);
     }
 
-    public Tensor Forward(Tensor bridgeInput, Tensor previousCross) => Type switch
+    public Tensor Forward(Tensor bridgeInput, Tensor previousCross)
     {
-        LinkTowerType.Add => LayerNorm.Forward(bridgeInput, previousCross),
-        LinkTowerType.ScaledAdd => LayerNorm.Forward(_backend.AddScaled(bridgeInput, previousCross, Parameter, 1f)),
-        _ => LayerNorm.Forward(_backend.AddScaled(bridgeInput, previousCross, 1f - Parameter, Parameter)),
-    };
+        if (Type == LinkTowerType.Add) return LayerNorm.Forward(bridgeInput, previousCross);
+        using var mixed = Type == LinkTowerType.ScaledAdd
+            ? _backend.AddScaled(bridgeInput, previousCross, Parameter, 1f)
+            : _backend.AddScaled(bridgeInput, previousCross, 1f - Parameter, Parameter);
+        return LayerNorm.Forward(mixed);
+    }
 }

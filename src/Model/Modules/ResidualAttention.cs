@@ -29,8 +29,7 @@ public sealed class ResidualAttention : IDisposable
         _heads = c.NumAttentionHeads;
         _scale = (float)(1.0 / Math.Sqrt(_hidden / _heads));
         Ln1 = w.LayerNorm($"{prefix}.ln_1", _hidden, c.LayerNormEps);
-        InProj = new Linear(_backend, $"{prefix}.attn.in_proj",
-            _backend.PrepareLinear(w.RawForCopy($"{prefix}.attn.in_proj_weight", 3 * _hidden, _hidden), w.RawForCopy($"{prefix}.attn.in_proj_bias", 3 * _hidden)));
+        InProj = w.Linear($"{prefix}.attn.in_proj", $"{prefix}.attn.in_proj_weight", $"{prefix}.attn.in_proj_bias", _hidden, 3 * _hidden);
         OutProj = w.Linear($"{prefix}.attn.out_proj", _hidden, _hidden);
         Ln2 = w.LayerNorm($"{prefix}.ln_2", _hidden, c.LayerNormEps);
         CFc = w.Linear($"{prefix}.mlp.c_fc", _hidden, 4 * _hidden);
@@ -39,11 +38,21 @@ public sealed class ResidualAttention : IDisposable
 
     public Tensor Forward(Tensor x)
     {
-        var qkv = InProj.Forward(Ln1.Forward(x));
+        var ln1 = Ln1.Forward(x);
+        var qkv = InProj.Forward(ln1);
+        ln1.Dispose();
         var context = _backend.Attention(qkv.Narrow(2, 0, _hidden), qkv.Narrow(2, _hidden, _hidden), qkv.Narrow(2, 2 * _hidden, _hidden),
             _heads, _scale, null, false, out _);
+        qkv.Dispose();
         var attended = OutProj.Forward(context, residual: x);
-        return CProj.Forward(CFc.Forward(Ln2.Forward(attended), Activation.QuickGelu), residual: attended);
+        context.Dispose();
+        var ln2 = Ln2.Forward(attended);
+        var hidden = CFc.Forward(ln2, Activation.QuickGelu);
+        ln2.Dispose();
+        var y = CProj.Forward(hidden, residual: attended);
+        hidden.Dispose();
+        attended.Dispose();
+        return y;
     }
 
     public void Dispose()

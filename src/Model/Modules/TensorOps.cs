@@ -25,7 +25,7 @@ internal static class TensorOps
                     throw new ArgumentException($"concat along {d}: shapes {first.ShapeString} and {p.ShapeString} differ elsewhere");
             shape[d] += p.Dim(d);
         }
-        var result = Tensor.Zeros(shape);
+        var result = Tensor.Rent(shape); // every element is copied in below
         var dst = result.Span<float>();
         long outer = 1;
         for (int i = 0; i < d; i++) outer *= shape[i];
@@ -33,11 +33,13 @@ internal static class TensorOps
         int offset = 0;
         foreach (var p in parts)
         {
-            var src = p.ToF32().ReadOnlySpan<float>();
+            var f = p.ToF32();
+            var src = f.ReadOnlySpan<float>();
             int row = (int)(p.ElementCount / Math.Max(outer, 1));
             for (long o = 0; o < outer; o++)
                 src.Slice((int)(o * row), row).CopyTo(dst.Slice((int)(o * outRow) + offset, row));
             offset += row;
+            f.DisposeIfCopyOf(p);
         }
         return result;
     }
@@ -52,7 +54,7 @@ internal static class TensorOps
         var constants = c.ToF32().ReadOnlySpan<float>();
         var masks = mask is null ? default : mask.ToF32().ReadOnlySpan<float>();
         int row = heads * tk;
-        var result = Tensor.Zeros(batch, tq, row);
+        var result = Tensor.Rent(batch, tq, row);
         var dst = result.Span<float>();
         for (int b = 0; b < batch; b++)
         {
@@ -69,17 +71,19 @@ internal static class TensorOps
         return result;
     }
 
-    /// <summary>(1, ...) repeated to (n, ...): a cached image scored against n texts.</summary>
+    /// <summary>(1, ...) repeated to (n, ...): a cached image scored against n texts. Returns <paramref name="x"/> itself when it already has n rows.</summary>
     public static Tensor RepeatBatch(Tensor x, int n)
     {
         if (x.Dim(0) == n) return x;
         if (x.Dim(0) != 1) throw new ArgumentException($"cannot repeat a batch of {x.Dim(0)} to {n} (only a batch of 1 broadcasts)");
         var shape = x.ShapeArray();
         shape[0] = n;
-        var result = Tensor.Zeros(shape);
-        var src = x.ToF32().ReadOnlySpan<float>();
+        var result = Tensor.Rent(shape); // n full copies written below
+        var f = x.ToF32();
+        var src = f.ReadOnlySpan<float>();
         var dst = result.Span<float>();
         for (int i = 0; i < n; i++) src.CopyTo(dst.Slice(i * src.Length, src.Length));
+        f.DisposeIfCopyOf(x);
         return result;
     }
 
@@ -92,8 +96,9 @@ internal static class TensorOps
     {
         int b = pixels.Dim(0), c = pixels.Dim(1), h = pixels.Dim(2), w = pixels.Dim(3);
         int gh = h / p, gw = w / p, row = c * p * p;
-        var src = pixels.ToF32().ReadOnlySpan<float>();
-        var result = Tensor.Zeros(b, gh * gw, row);
+        var f = pixels.ToF32();
+        var src = f.ReadOnlySpan<float>();
+        var result = Tensor.Rent(b, gh * gw, row); // every patch row is copied in below
         var dst = result.Span<float>();
         int o = 0;
         for (int bi = 0; bi < b; bi++)
@@ -105,6 +110,7 @@ internal static class TensorOps
                             src.Slice(((bi * c + ci) * h + gy * p + ky) * w + gx * p, p).CopyTo(dst.Slice(o, p));
                             o += p;
                         }
+        f.DisposeIfCopyOf(pixels);
         return result;
     }
 

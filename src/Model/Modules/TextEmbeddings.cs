@@ -60,7 +60,9 @@ public sealed class TextEmbeddings
         var positionIds = PositionIds(inputIds);
         if (trace is not null) trace["debug.text.position_ids"] = positionIds;
         var words = _backend.Embedding(WordEmbeddings, inputIds);
-        var withType = _backend.AddScaled(words, TokenTypeEmbeddings.Select(0, 0));
-        return LayerNorm.Forward(withType, _backend.Embedding(PositionEmbeddings, positionIds));
+        using var withType = _backend.AddScaled(words, TokenTypeEmbeddings.Select(0, 0));
+        words.Dispose();
+        using var positions = _backend.Embedding(PositionEmbeddings, positionIds);
+        return LayerNorm.Forward(withType, positions);
     }
 }

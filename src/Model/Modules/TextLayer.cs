@@ -17,7 +17,13 @@ public sealed class TextLayer : IDisposable
         FeedForward = new BridgeTowerFeedForward(w, prefix, c.HiddenSize, c.IntermediateSize, act, c.LayerNormEps);
     }
 
-    public Tensor Forward(Tensor x, Tensor? mask) => FeedForward.Forward(Attention.Forward(x, mask, null, false, out _));
+    public Tensor Forward(Tensor x, Tensor? mask)
+    {
+        var attended = Attention.Forward(x, mask, null, false, out _);
+        var y = FeedForward.Forward(attended);
+        attended.Dispose();
+        return y;
+    }
 
     public void Dispose() { Attention.Dispose(); FeedForward.Dispose(); }
 }
@@ -47,8 +53,7 @@ public sealed class CrossLayer : IDisposable
     public Tensor Forward(Tensor x, Tensor other, Tensor? mask, Tensor? otherMask, bool wantProbabilities, out Tensor? selfProbabilities)
     {
         var attended = Attention.Forward(x, mask, null, wantProbabilities, out selfProbabilities);
-        var crossed = CrossAttention.Forward(attended, otherMask, other, false, out _);
-        return FeedForward.Forward(crossed);
+        return CrossAndFeedForward(attended, other, otherMask);
     }
 
     /// <summary>
@@ -58,9 +63,20 @@ public sealed class CrossLayer : IDisposable
     /// </summary>
     public Tensor ForwardCls(Tensor x, Tensor other, Tensor? mask, Tensor? otherMask)
     {
-        var attended = Attention.Forward(TensorOps.Cls(x).Unsqueeze(1), mask, x, false, out _);
+        var cls = TensorOps.Cls(x); // a copy, or a view of x (whose Dispose does nothing)
+        var attended = Attention.Forward(cls.Unsqueeze(1), mask, x, false, out _);
+        cls.Dispose();
+        return CrossAndFeedForward(attended, other, otherMask);
+    }
+
+    /// <summary>Cross-attention then feed-forward; <paramref name="attended"/> (this layer's own temporary) is given back.</summary>
+    private Tensor CrossAndFeedForward(Tensor attended, Tensor other, Tensor? otherMask)
+    {
         var crossed = CrossAttention.Forward(attended, otherMask, other, false, out _);
-        return FeedForward.Forward(crossed);
+        attended.Dispose();
+        var y = FeedForward.Forward(crossed);
+        crossed.Dispose();
+        return y;
     }
 
     public void Dispose() { Attention.Dispose(); CrossAttention.Dispose(); FeedForward.Dispose(); }
@@ -71,7 +87,11 @@ public sealed class Pooler(Linear dense) : IDisposable
 {
     public Linear Dense { get; } = dense;
 
-    public Tensor Forward(Tensor x) => Dense.Forward(TensorOps.Cls(x), Kernels.Activation.Tanh);
+    public Tensor Forward(Tensor x)
+    {
+        using var cls = TensorOps.Cls(x);
+        return Dense.Forward(cls, Kernels.Activation.Tanh);
+    }
 
     public void Dispose() => Dense.Dispose();
 }

@@ -26,6 +26,7 @@ public sealed class VisionEmbeddings : IDisposable
         ClassEmbedding = w.F32($"{prefix}.class_embedding", h);
         var conv = w.RawForCopy($"{prefix}.patch_embedding.weight", h, c.NumChannels, p, p);
         PatchEmbedding = new Linear(_backend, $"{prefix}.patch_embedding", _backend.PrepareLinear(conv.Reshape(h, c.NumChannels * p * p), null));
+        w.Release($"{prefix}.patch_embedding.weight", conv);
         PositionEmbedding = w.F32($"{prefix}.position_embedding.weight", c.NumPositions, h);
         w.Ignore($"{prefix}.position_ids");
     }
@@ -41,13 +42,21 @@ public sealed class VisionEmbeddings : IDisposable
         if (height < p || width < p)
             throw new ArgumentException($"pixel_values: image {height}x{width} is smaller than one {p}x{p} patch");
 
-        var patches = PatchEmbedding.Forward(TensorOps.Patches(pixelValues, p)); // (B, N, Hv)
+        var rows = TensorOps.Patches(pixelValues, p);
+        var patches = PatchEmbedding.Forward(rows); // (B, N, Hv)
+        rows.Dispose();
+        // A view of the parameter at batch 1 (its Dispose does nothing), a copy beyond.
         var classRows = TensorOps.RepeatBatch(ClassEmbedding.Reshape(1, 1, _config.HiddenSize), b);
-        var embeddings = TensorOps.Concat(1, classRows, patches);
-        var positions = interpolatePosEncoding ? InterpolatedPositions(patches.Dim(1), height, width) : PositionEmbedding;
+        var concatenated = TensorOps.Concat(1, classRows, patches);
+        classRows.Dispose();
+        int numPatches = patches.Dim(1);
+        patches.Dispose();
+        var positions = interpolatePosEncoding ? InterpolatedPositions(numPatches, height, width) : PositionEmbedding;
         if (trace is not null) trace["debug.position_embedding"] = positions.Unsqueeze(0);
-        embeddings = _backend.AddScaled(embeddings, positions);
-        if (trace is not null) trace["debug.vision.embeddings"] = embeddings;
+        var embeddings = _backend.AddScaled(concatenated, positions);
+        concatenated.Dispose();
+        if (trace is null) positions.DisposeIfCopyOf(PositionEmbedding);
+        else trace["debug.vision.embeddings"] = embeddings;
         return embeddings;
     }
 
@@ -63,7 +72,7 @@ public sealed class VisionEmbeddings : IDisposable
         int side = (int)Math.Sqrt(trained);
         int dim = _config.HiddenSize, newH = height / _config.PatchSize, newW = width / _config.PatchSize;
         var table = PositionEmbedding.ReadOnlySpan<float>();
-        var result = Tensor.Zeros(1 + newH * newW, dim);
+        var result = Tensor.Rent(1 + newH * newW, dim); // every row written below
         var dst = result.Span<float>();
         table[..dim].CopyTo(dst);
         var grid = table[dim..];

@@ -17,6 +17,13 @@ public interface IWeightSource
     /// the packed copy; other sources hand out what <see cref="TryGet"/> does.
     /// </summary>
     bool TryGetForCopy(string name, out Tensor tensor) => TryGet(name, out tensor);
+
+    /// <summary>
+    /// The model is done with <paramref name="tensor"/> (got from <see cref="TryGet"/> under <paramref name="name"/>):
+    /// it was packed or read, and nothing of the model views it. A source that made the tensor for that call
+    /// may free it; a source that holds its tensors does nothing (the default).
+    /// </summary>
+    void Release(string name, Tensor tensor) { }
 }
 
 /// <summary>A safetensors checkpoint directory (single file or sharded); tensors stay memory-mapped.</summary>
@@ -27,6 +34,8 @@ public sealed class CheckpointWeights(Checkpoint checkpoint) : IWeightSource
     public IEnumerable<string> Names => Checkpoint.Names;
     public bool TryGet(string name, out Tensor tensor) => Checkpoint.TryGet(name, out tensor);
     public bool TryGetForCopy(string name, out Tensor tensor) => Checkpoint.TryReadCopy(name, out tensor);
+    /// <summary>A copy from <see cref="TryGetForCopy"/> goes back to the pool; disposing a mapped view does nothing.</summary>
+    public void Release(string name, Tensor tensor) => tensor.Dispose();
 }
 
 /// <summary>Tensors held in a dictionary (tests, random-weight benchmarks, converted checkpoints).</summary>

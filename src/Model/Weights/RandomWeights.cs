@@ -6,8 +6,9 @@ namespace BridgeTower.Model.Weights;
 
 /// <summary>
 /// Deterministic random fp32 weights for a config's real shapes, made lazily: each tensor is created when
-/// the model binds it and not kept here, so a Linear weight the backend packs is garbage right after
-/// (no second copy of the model at peak). LayerNorm gammas are 1, scalars their reference init, everything
+/// the model binds it and not kept here, in a pooled buffer that goes back to the arena as soon as the model
+/// releases it (a Linear weight once the backend has packed it), so the next weight of that size reuses
+/// it (no second copy of the model at peak). LayerNorm gammas are 1, scalars their reference init, everything
 /// else uniform with standard deviation 0.02 (timing does not depend on the distribution; uniform is cheap).
 /// The values depend on the seed and the key only, never on thread count or binding order.
 /// </summary>
@@ -32,8 +33,6 @@ public sealed class RandomWeights : IWeightSource
 
     public bool TryGet(string name, out Tensor tensor)
     {
-        // The tensor handed out before is usually packed by now and dead: reclaim it before making more.
-        GarbageBound.Check();
         if (!_specs.TryGetValue(name, out var spec))
         {
             tensor = null!;
@@ -43,9 +42,12 @@ public sealed class RandomWeights : IWeightSource
         return true;
     }
 
+    /// <summary>Every tensor here was made for the call that asked for it: a released one goes back to the arena.</summary>
+    public void Release(string name, Tensor tensor) => tensor.Dispose();
+
     private Tensor Create(ParameterSpec spec)
     {
-        var t = Tensor.Zeros(spec.Shape);
+        var t = Tensor.Rent(spec.Shape); // every element is written below
         var data = t.Span<float>();
         switch (spec.Init)
         {

@@ -39,13 +39,36 @@ internal sealed class WeightBinder(IWeightSource source, IBackend backend)
     public Tensor F32(string key, params int[] shape) => Raw(key, shape).ToF32();
 
     /// <summary>A 0-d parameter (scaled_factor, beta, logit_scale); some converters store it as shape [1].</summary>
-    public float Scalar(string key) =>
-        (Source.TryGet(key, out var t) && t.Rank == 1 && t.Dim(0) == 1 ? F32(key, 1) : F32(key)).ReadOnlySpan<float>()[0];
+    public float Scalar(string key)
+    {
+        bool found = Source.TryGet(key, out var probe);
+        var raw = found && probe.Rank == 1 && probe.Dim(0) == 1 ? Raw(key, 1) : Raw(key);
+        if (found && !ReferenceEquals(probe, raw)) Source.Release(key, probe);
+        var f = raw.ToF32();
+        float value = f.ReadOnlySpan<float>()[0];
+        f.DisposeIfCopyOf(raw);
+        Source.Release(key, raw);
+        return value;
+    }
 
     /// <summary>Backends copy (pack, convert, upload) a Linear's weights, so they are read for a copy.</summary>
     public Linear Linear(string prefix, int inFeatures, int outFeatures, bool bias = true) =>
-        new(Backend, prefix, Backend.PrepareLinear(RawForCopy($"{prefix}.weight", outFeatures, inFeatures),
-            bias ? RawForCopy($"{prefix}.bias", outFeatures) : null));
+        Linear(prefix, $"{prefix}.weight", bias ? $"{prefix}.bias" : null, inFeatures, outFeatures);
+
+    /// <summary>A Linear whose weight (out, in) and bias (out) sit under other keys (packed in_proj, the MLM decoder).</summary>
+    public Linear Linear(string name, string weightKey, string? biasKey, int inFeatures, int outFeatures)
+    {
+        var weight = RawForCopy(weightKey, outFeatures, inFeatures);
+        var bias = biasKey is null ? null : RawForCopy(biasKey, outFeatures);
+        var prepared = Backend.PrepareLinear(weight, bias);
+        // The backend keeps its own prepared copy: the source's tensors are no longer needed.
+        Release(weightKey, weight);
+        if (bias is not null) Release(biasKey!, bias);
+        return new Linear(Backend, name, prepared);
+    }
+
+    /// <summary>Tells the source a tensor it handed out is not kept by the model (see <see cref="IWeightSource.Release"/>).</summary>
+    public void Release(string key, Tensor tensor) => Source.Release(key, tensor);
 
     public LayerNorm LayerNorm(string prefix, int size, double eps) =>
         new(Backend, F32($"{prefix}.weight", size), F32($"{prefix}.bias", size), (float)eps);

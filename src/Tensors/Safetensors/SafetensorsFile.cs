@@ -128,7 +128,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// <summary>
     /// The named tensor as a fresh writable copy read with file I/O rather than through the mapping: for data
     /// used once and dropped (a Linear weight the backend packs), so the mapping's pages for it never count in
-    /// this process's working set.
+    /// this process's working set. The copy comes from the buffer pool; dispose it when done.
     /// </summary>
     public bool TryReadCopy(string name, out Tensor tensor)
     {
@@ -143,16 +143,19 @@ public sealed unsafe class SafetensorsFile : IDisposable
             tensor = view.Copy(); // a misaligned tensor (already copied out) or one too big for a managed array
             return true;
         }
-        var copy = new ManagedStorage(bytes);
+        // Rented: a loader that is done with the copy (it was packed) gives it back with Dispose.
+        var copy = Tensor.Rent(view.DType, view.ShapeArray());
         try
         {
-            mapped.ReadAt(DataOffset + view.Offset * view.DType.SizeOf(), copy.Bytes(0, (int)bytes));
+            mapped.ReadAt(DataOffset + view.Offset * view.DType.SizeOf(), copy.Storage.Bytes(copy.Offset * copy.DType.SizeOf(), (int)bytes));
         }
-        catch (IOException e)
+        catch (Exception e)
         {
-            throw new SafetensorsException(Path, name, e.Message, e);
+            copy.Dispose();
+            if (e is IOException) throw new SafetensorsException(Path, name, e.Message, e);
+            throw;
         }
-        tensor = new Tensor(copy, view.DType, view.ShapeArray());
+        tensor = copy;
         return true;
     }
 
