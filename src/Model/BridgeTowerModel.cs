@@ -110,12 +110,15 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
     // ---- forward --------------------------------------------------------------------------------
 
     /// <summary>The reference's BridgeTowerModel.forward.</summary>
-    public BridgeTowerModelOutput Forward(BridgeTowerInputs inputs) =>
-        Run(inputs, inputs.ImageTokenTypeIdx is int idx && idx != 0 ? idx : 1);
-
-    internal BridgeTowerModelOutput Run(BridgeTowerInputs inputs, int imageTokenTypeIdx, bool pooledOnly = false)
+    public BridgeTowerModelOutput Forward(BridgeTowerInputs inputs)
     {
-        var outputs = Run(inputs, imageTokenTypeIdx, out var lastTextState, out var image, pooledOnly);
+        var o = Run(inputs, inputs.ImageTokenTypeIdx is int idx && idx != 0 ? idx : 1);
+        return new BridgeTowerModelOutput(o.TextFeatures, o.ImageFeatures!, o.PoolerOutput!, o.HiddenStates, o.Attentions);
+    }
+
+    internal BackboneOutputs Run(BridgeTowerInputs inputs, int imageTokenTypeIdx, BackboneUse use = BackboneUse.Everything)
+    {
+        var outputs = Run(inputs, imageTokenTypeIdx, out var lastTextState, out var image, use);
         ReleaseTowers(inputs, lastTextState, image);
         return outputs;
     }
@@ -133,12 +136,13 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
 
     /// <param name="lastTextState">the text tower's last state (the caller disposes it, unless hidden states hold it)</param>
     /// <param name="image">the vision tower's encoding (computed here, then the caller releases it, or the cached one)</param>
-    /// <param name="pooledOnly">
-    /// the caller reads only pooler_output (ITM, contrastive): the last image layer then computes the CLS row
-    /// alone and image_features holds just that row, unless hidden states, attentions or a trace are asked for
+    /// <param name="use">
+    /// what the caller reads; unless hidden states, attentions or a trace are asked for, the last image layer then
+    /// computes only the CLS row (<see cref="BackboneUse.Pooled"/>: image_features holds just that row) or nothing
+    /// at all (<see cref="BackboneUse.TextFeatures"/>: no image_features, no pooler_output)
     /// </param>
-    internal BridgeTowerModelOutput Run(BridgeTowerInputs inputs, int imageTokenTypeIdx, out Tensor lastTextState, out ImageEncoding image,
-        bool pooledOnly = false)
+    internal BackboneOutputs Run(BridgeTowerInputs inputs, int imageTokenTypeIdx, out Tensor lastTextState, out ImageEncoding image,
+        BackboneUse use = BackboneUse.Everything)
     {
         var trace = inputs.Trace;
         // Intermediates are given back to the arena as soon as they are dead, except what the caller gets:
@@ -168,7 +172,9 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
         var imageBridge = shareImage ? image.BridgeInputs[0] : TensorOps.RepeatBatch(image.BridgeInputs[0], batch);
         var crossImage = CrossModalImageLayernorm.Forward(imageBridge);
         imageBridge.DisposeIfCopyOf(image.BridgeInputs[0]);
-        var cross = new List<(Tensor Text, Tensor Image)>();
+        // The text stream's last layer reads the image stream's input to it, so only the pooler reads the last image output.
+        bool reduced = !wantAttn && !inputs.OutputHiddenStates && trace is null;
+        var cross = new List<(Tensor Text, Tensor? Image)>();
         var attentions = new List<(Tensor Text, Tensor Image)>();
         for (int k = 0; k < _crossLayers; k++)
         {
@@ -179,12 +185,12 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
                 crossText = CrossModalTextLinkTower[k - 1].Forward(textBridge, prevText);
                 textBridge.Dispose();
                 imageBridge = TensorOps.RepeatBatch(image.BridgeInputs[k], batch);
-                crossImage = CrossModalImageLinkTower[k - 1].Forward(imageBridge, prevImage);
+                crossImage = CrossModalImageLinkTower[k - 1].Forward(imageBridge, prevImage!);
                 imageBridge.DisposeIfCopyOf(image.BridgeInputs[k]);
                 if (!keepStates)
                 {
                     prevText.Dispose();
-                    prevImage.Dispose();
+                    prevImage!.Dispose();
                 }
             }
             if (trace is not null)
@@ -195,10 +201,13 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
             // Each stream cross-attends to the other stream's *input* to this layer.
             var textOut = CrossModalTextLayers[k].Forward(crossText, crossImage, textMask, null, wantAttn, out var textProbs);
             Tensor? imageProbs = null;
-            bool clsOnly = pooledOnly && k == _crossLayers - 1 && !wantAttn && !inputs.OutputHiddenStates && trace is null;
-            var imageOut = clsOnly
-                ? CrossModalImageLayers[k].ForwardCls(crossImage, crossText, null, textMask)
-                : CrossModalImageLayers[k].Forward(crossImage, crossText, null, textMask, wantAttn, out imageProbs);
+            bool last = k == _crossLayers - 1;
+            var imageOut = (last && reduced ? use : BackboneUse.Everything) switch
+            {
+                BackboneUse.TextFeatures => null,
+                BackboneUse.Pooled => CrossModalImageLayers[k].ForwardCls(crossImage, crossText, null, textMask),
+                _ => CrossModalImageLayers[k].Forward(crossImage, crossText, null, textMask, wantAttn, out imageProbs),
+            };
             cross.Add((textOut, imageOut));
             if (!keepInputs)
             {
@@ -210,18 +219,22 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
 
         var (textFeatures, imageFeatures) = cross[^1];
         var images = image;
-        var pooledText = CrossModalTextPooler.Forward(textFeatures);
-        var pooledImage = CrossModalImagePooler.Forward(imageFeatures);
-        if (trace is not null)
+        Tensor? pooler = null;
+        if (imageFeatures is not null)
         {
-            trace["debug.pooler.text"] = pooledText;
-            trace["debug.pooler.image"] = pooledImage;
-        }
-        var pooler = TensorOps.Concat(-1, pooledText, pooledImage);
-        if (!keepInputs)
-        {
-            pooledText.Dispose();
-            pooledImage.Dispose();
+            var pooledText = CrossModalTextPooler.Forward(textFeatures);
+            var pooledImage = CrossModalImagePooler.Forward(imageFeatures);
+            if (trace is not null)
+            {
+                trace["debug.pooler.text"] = pooledText;
+                trace["debug.pooler.image"] = pooledImage;
+            }
+            pooler = TensorOps.Concat(-1, pooledText, pooledImage);
+            if (!keepInputs)
+            {
+                pooledText.Dispose();
+                pooledImage.Dispose();
+            }
         }
         lastTextState = textStates[^1];
         if (!keepStates)
@@ -231,8 +244,8 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
         if (inputs.OutputHiddenStates)
             hidden = new BridgeTowerHiddenStates(textStates,
                 (images.HiddenStates ?? []).Select(s => s.Permute(1, 0, 2)).ToList(), // the reference's (L, B, Hv)
-                cross);
-        return new BridgeTowerModelOutput(textFeatures, imageFeatures, pooler, hidden, wantAttn ? attentions : null);
+                cross.Select(c => (c.Text, c.Image!)).ToList()); // every image output exists when hidden states are asked for
+        return new BackboneOutputs(textFeatures, imageFeatures, pooler, hidden, wantAttn ? attentions : null);
     }
 
     private Tensor TextBridgeInput(Tensor textState)
@@ -356,3 +369,22 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
         _owned?.Dispose();
     }
 }
+
+/// <summary>What a head reads of the backbone: the last cross-modal layers skip what nobody reads.</summary>
+internal enum BackboneUse
+{
+    /// <summary>Every output (BridgeTowerModel.forward).</summary>
+    Everything,
+    /// <summary>pooler_output only (ITM, contrastive): the last image layer computes its CLS row alone.</summary>
+    Pooled,
+    /// <summary>text_features only (MLM): the last image layer and the poolers do not run.</summary>
+    TextFeatures,
+}
+
+/// <summary>The backbone's outputs for a head; image_features and pooler_output are null where <see cref="BackboneUse"/> skipped them.</summary>
+internal sealed record BackboneOutputs(
+    Tensor TextFeatures,
+    Tensor? ImageFeatures,
+    Tensor? PoolerOutput,
+    BridgeTowerHiddenStates? HiddenStates,
+    IReadOnlyList<(Tensor Text, Tensor Image)>? Attentions);

@@ -46,14 +46,14 @@ public sealed class BridgeTowerForContrastiveLearning : IDisposable, IOwnsResour
     {
         HeadChecks.NoImageTokenType(inputs, nameof(BridgeTowerForContrastiveLearning));
         EnsureImageHeadRuns();
-        var outputs = BridgeTower.Run(inputs, 1, out var lastTextState, out var image, pooledOnly: true);
+        var outputs = BridgeTower.Run(inputs, 1, out var lastTextState, out var image, BackboneUse.Pooled);
         var textEmbeds = TextEmbedsFrom(lastTextState);
         var oneImageEmbeds = ImageEmbedsFrom(image);
         BridgeTowerModel.ReleaseTowers(inputs, lastTextState, image);
         // One encoded image scored against B texts (the cached path) stands for B copies of that image.
         var imageEmbeds = TensorOps.RepeatBatch(oneImageEmbeds, textEmbeds.Dim(0));
         oneImageEmbeds.DisposeIfCopyOf(imageEmbeds);
-        var crossHead = ItcCrossModalHead.Forward(outputs.PoolerOutput);
+        var crossHead = ItcCrossModalHead.Forward(outputs.PoolerOutput!);
         var crossEmbeds = Backend.L2Normalize(crossHead);
         crossHead.Dispose();
         HeadChecks.ReleaseBackboneOutputs(inputs, outputs);

@@ -30,8 +30,8 @@ public sealed class BridgeTowerForImageAndTextRetrieval : IDisposable, IOwnsReso
     public BridgeTowerHeadOutput Forward(BridgeTowerInputs inputs)
     {
         HeadChecks.NoImageTokenType(inputs, nameof(BridgeTowerForImageAndTextRetrieval));
-        var outputs = BridgeTower.Run(inputs, 1, pooledOnly: true);
-        var logits = ItmScore.Forward(outputs.PoolerOutput);
+        var outputs = BridgeTower.Run(inputs, 1, BackboneUse.Pooled);
+        var logits = ItmScore.Forward(outputs.PoolerOutput!);
         HeadChecks.ReleaseBackboneOutputs(inputs, outputs);
         Tensor? loss = null;
         if (inputs.Labels is not null)
@@ -67,11 +67,11 @@ internal static class HeadChecks
     /// A head's output does not include the backbone's features and pooler output: once the head has read
     /// them they go back to the arena, except the features the hidden states hold (the last cross-modal pair).
     /// </summary>
-    public static void ReleaseBackboneOutputs(BridgeTowerInputs inputs, BridgeTowerModelOutput outputs)
+    public static void ReleaseBackboneOutputs(BridgeTowerInputs inputs, BackboneOutputs outputs)
     {
-        outputs.PoolerOutput.Dispose();
+        outputs.PoolerOutput?.Dispose();
         if (inputs.OutputHiddenStates) return;
         outputs.TextFeatures.Dispose();
-        outputs.ImageFeatures.Dispose();
+        outputs.ImageFeatures?.Dispose();
     }
 }

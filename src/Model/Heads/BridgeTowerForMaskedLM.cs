@@ -41,7 +41,7 @@ public sealed class BridgeTowerForMaskedLM : IDisposable, IOwnsResources
     public BridgeTowerHeadOutput Forward(BridgeTowerInputs inputs)
     {
         HeadChecks.NoImageTokenType(inputs, nameof(BridgeTowerForMaskedLM));
-        var outputs = BridgeTower.Run(inputs, 1);
+        var outputs = BridgeTower.Run(inputs, 1, BackboneUse.TextFeatures);
         var dense = TransformDense.Forward(outputs.TextFeatures, _activation);
         var transformed = TransformLayerNorm.Forward(dense);
         dense.Dispose();
