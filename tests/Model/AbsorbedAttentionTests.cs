@@ -20,6 +20,22 @@ public class AbsorbedAttentionTests
         return Tensor.FromArray(data, shape);
     }
 
+    /// <summary>A tiny model (hidden 64, 2 heads) that owns its backend.</summary>
+    private static BridgeTowerModel TinyModel(string backendName)
+    {
+        IBackend backend = backendName == "cpu" ? new CpuBackend(2) : new ReferenceBackend();
+        var config = RandomWeightsTests.TinyConfig();
+        var model = BridgeTowerModel.FromWeights(config, new RandomWeights(config, BridgeTowerHead.None, 7), backend);
+        ((IOwnsResources)model).Own(backend); // disposed with the model
+        return model;
+    }
+
+    private static (Tensor X, Tensor Source, int Batch) Streams(int bq, int tq, int bs, int tk)
+    {
+        var r = new Random(tk * 31 + tq);
+        return (Random(r, bq, tq, 64), Random(r, bs, tk, 64), Math.Max(bq, bs));
+    }
+
     public static TheoryData<string, int, int, int, int> Shapes() => new()
     {
         // backend, query batch, query length, source batch, source length
@@ -34,14 +50,9 @@ public class AbsorbedAttentionTests
     [MemberData(nameof(Shapes))]
     public void Few_queries_route_equals_projected_keys_and_values(string backendName, int bq, int tq, int bs, int tk)
     {
-        using IBackend backend = backendName == "cpu" ? new CpuBackend(2) : new ReferenceBackend();
-        var config = RandomWeightsTests.TinyConfig();
-        using var model = BridgeTowerModel.FromWeights(config, new RandomWeights(config, BridgeTowerHead.None, 7), backend);
+        using var model = TinyModel(backendName);
         var attention = model.CrossModalTextLayers[0].CrossAttention;
-        var r = new Random(tk * 31 + tq);
-        var x = Random(r, bq, tq, 64);
-        var source = Random(r, bs, tk, 64);
-        int batch = Math.Max(bq, bs);
+        var (x, source, batch) = Streams(bq, tq, bs, tk);
 
         var absorbed = attention.FewQueriesContext(x, source, null, false, batch);
         var projected = attention.ProjectedContext(x, source, null, false, batch, out _);
@@ -73,14 +84,9 @@ public class AbsorbedAttentionTests
     [MemberData(nameof(FewKeysShapes))]
     public void Few_keys_route_equals_projected_queries_and_output(string backendName, int bq, int tq, int bs, int tk, bool masked)
     {
-        using IBackend backend = backendName == "cpu" ? new CpuBackend(2) : new ReferenceBackend();
-        var config = RandomWeightsTests.TinyConfig();
-        using var model = BridgeTowerModel.FromWeights(config, new RandomWeights(config, BridgeTowerHead.None, 7), backend);
+        using var model = TinyModel(backendName);
         var attention = model.CrossModalImageLayers[1].CrossAttention;
-        var r = new Random(tq * 31 + tk);
-        var x = Random(r, bq, tq, 64);
-        var source = Random(r, bs, tk, 64);
-        int batch = Math.Max(bq, bs);
+        var (x, source, batch) = Streams(bq, tq, bs, tk);
         Tensor? mask = null;
         if (masked)
         {
