@@ -16,6 +16,7 @@ namespace BridgeTower.Bench;
 ///   quick attention B H TQ TK D [--threads T]
 ///   quick peak [--threads T]             independent FMA chains on T threads (Vector256, and Vector512 where accelerated)
 ///   quick kernel [256|512]               the GEMM micro-kernel alone on cache-resident panels, one thread
+///   quick parts M N K [--threads T]      where a MatMul's time goes: output allocation, packing B, the blocked GEMM
 /// </summary>
 public static class Quick
 {
@@ -43,6 +44,7 @@ public static class Quick
                 "linear" when n.Length == 3 => Gemm(n[0], n[1], n[2], threads, prepacked: true),
                 "attention" when n.Length == 5 => Attention(n[0], n[1], n[2], n[3], n[4], threads),
                 "peak" when n.Length == 0 => Peak(threads),
+                "parts" when n.Length == 3 => Parts(n[0], n[1], n[2], threads),
                 "kernel" when n.Length == 0 => MicroKernel(SimdSupport.Detected),
                 "kernel" when n.Length == 1 && n[0] is 256 or 512 => MicroKernel(SimdSupport.Clamp(n[0] == 512 ? SimdLevel.Avx512 : SimdLevel.Avx2Fma)),
                 _ => double.NaN,
@@ -60,7 +62,7 @@ public static class Quick
 
     private static int Usage()
     {
-        Console.Error.WriteLine("usage: quick gemm|linear M N K [--threads T] | quick attention B H TQ TK D [--threads T] | quick peak [--threads T] | quick kernel [256|512]");
+        Console.Error.WriteLine("usage: quick gemm|linear|parts M N K [--threads T] | quick attention B H TQ TK D [--threads T] | quick peak [--threads T] | quick kernel [256|512]");
         return 2;
     }
 
@@ -89,6 +91,57 @@ public static class Quick
         }
         Console.WriteLine($"{(prepacked ? "linear (prepacked weight)" : "gemm")} {m}x{k}·{k}x{n}, {cpu.Name}");
         return Measure(2.0 * m * n * k, call);
+    }
+
+    /// <summary>
+    /// Times the phases of MatMul(M,K · K,N) separately, one call of each in turn (so load from other processes
+    /// hits all alike), and prints the median ms of each; returns the rate of MatMul.
+    /// </summary>
+    private static unsafe double Parts(int m, int n, int k, int threads)
+    {
+        using var pool = new WorkerPool(threads);
+        var simd = s_simd is { } s ? SimdSupport.Clamp(s) : SimdSupport.Detected;
+        using var cpu = new CpuBackend(threads, simd);
+        var bl = GemmBlocking.For(simd);
+        var a = Random(1, m, k);
+        var b = Random(2, k, n);
+        var c = Tensor.Zeros(m, n);
+        float* packed = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(GemmPacking.PackedBLength(k, n, bl) * 4), 64);
+        float* ap = (float*)a.DataPointer, bp = (float*)b.DataPointer, cp = (float*)c.DataPointer;
+        Console.WriteLine($"parts of {m}x{k}·{k}x{n}, {simd}, {threads} threads (median ms, calls interleaved)");
+        (string Name, Action Call)[] parts =
+        [
+            ("output Tensor.Zeros", () => Tensor.Zeros(m, n)),
+            ("pack B alone", () => GemmPacking.PackB(pool, bp, n, 1, k, n, bl, packed)),
+            ("GEMM on prepacked B", () => BridgeTower.Kernels.Cpu.Gemm.Run(pool, simd, 1, m, n, k, ap, 0, k, 1, packed, 0, cp, 0, n, default)),
+            ("pack all B, then GEMM (M > 512)", () =>
+            {
+                GemmPacking.PackB(pool, bp, n, 1, k, n, bl, packed);
+                BridgeTower.Kernels.Cpu.Gemm.Run(pool, simd, 1, m, n, k, ap, 0, k, 1, packed, 0, cp, 0, n, default);
+            }),
+            ("RunPackingB (MatMul's path)", () => BridgeTower.Kernels.Cpu.Gemm.RunPackingB(pool, simd, 1, m, n, k, ap, 0, k, 1, bp, 0, n, 1, cp, 0, n, default)),
+            ("MatMul (new output each call)", () => cpu.MatMul(a, b)),
+        ];
+        var times = parts.Select(_ => new List<double>()).ToArray();
+        foreach (var p in parts) { p.Call(); p.Call(); }
+        var total = Stopwatch.StartNew();
+        while (times[0].Count < 5 || (total.Elapsed.TotalSeconds < 2 * TargetSeconds && times[0].Count < 10_000))
+            for (int i = 0; i < parts.Length; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                parts[i].Call();
+                times[i].Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            }
+        double flops = 2.0 * m * n * k;
+        for (int i = 0; i < parts.Length; i++)
+        {
+            times[i].Sort();
+            double med = times[i][times[i].Count / 2];
+            Console.WriteLine($"{parts[i].Name,-32} {med * 1e3,8:F3} ms  ({flops / med / 1e9,6:F1} GFLOP/s-equivalent, {times[i].Count} calls)");
+        }
+        System.Runtime.InteropServices.NativeMemory.AlignedFree(packed);
+        GC.KeepAlive(a); GC.KeepAlive(b); GC.KeepAlive(c);
+        return flops / times[^1][times[^1].Count / 2] / 1e9;
     }
 
     private static double Attention(int b, int h, int tq, int tk, int d, int threads)

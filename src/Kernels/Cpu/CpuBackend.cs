@@ -75,8 +75,6 @@ public sealed unsafe class CpuBackend : IBackend
         if (b3.Dim(0) != bt || b3.Dim(1) != k)
             throw new ArgumentException($"matmul: shapes {a.ShapeString} and {b.ShapeString}{(transposeB ? "ᵀ" : "")} do not chain");
         var y = Tensor.Zeros(bt, m, n);
-        var blocking = GemmBlocking.For(Simd);
-        long packedLen = GemmPacking.PackedBLength(k, n, blocking);
         if (bt > 0 && m > 0 && n > 0 && k > 0)
         {
             var bs = b3.Strides;
@@ -87,11 +85,8 @@ public sealed unsafe class CpuBackend : IBackend
                     bp, bs[0], (float*)y.DataPointer, (long)m * n, n, default, bRowStride: bs[1]);
             else
             {
-                float* packed = Scratch.Get(Scratch.PackB, checked(packedLen * bt));
-                for (int z = 0; z < bt; z++)
-                    GemmPacking.PackB(_pool, bp + z * bs[0], bs[1], bs[2], k, n, blocking, packed + z * packedLen);
-                Gemm.Run(_pool, Simd, bt, m, n, k, (float*)a3.DataPointer, st[0], st[1], st[2],
-                    packed, packedLen, (float*)y.DataPointer, (long)m * n, n, default);
+                Gemm.RunPackingB(_pool, Simd, bt, m, n, k, (float*)a3.DataPointer, st[0], st[1], st[2],
+                    bp, bs[0], bs[1], bs[2], (float*)y.DataPointer, (long)m * n, n, default);
             }
         }
         GC.KeepAlive(a3);
