@@ -11,6 +11,8 @@ namespace BridgeTower.Bench;
 /// Script-friendly measurements that finish in seconds and end with one parsable line
 /// "GFLOP/s: X" (the median over repeated calls after a warm-up).
 ///   quick gemm M N K [--threads T]       C = A(M,K)·B(K,N), B packed on every call (like BLAS sgemm)
+///   quick gemm M N K --into              the same GEMM path as MatMul, into one preallocated C (as numpy's matmul(a, b, out=c)):
+///                                        MatMul minus allocating (and page-faulting in) its output tensor
 ///   (gemm, linear and attention also take --simd LEVEL to force a lower SimdLevel)
 ///   quick linear M N K [--threads T]     y = x(M,K)·Wᵀ, W (N,K) packed once (the model's Linear)
 ///   quick attention B H TQ TK D [--threads T]
@@ -23,6 +25,8 @@ public static class Quick
     private const double TargetSeconds = 2.0;
     /// <summary>--simd Avx2Fma|Avx512|Vector128|Scalar forces a lower level for gemm/linear/attention (default: detected).</summary>
     private static SimdLevel? s_simd;
+    /// <summary>--into: gemm writes into one preallocated C instead of MatMul's new output tensor.</summary>
+    private static bool s_into;
 
     public static int Run(string[] args)
     {
@@ -33,6 +37,7 @@ public static class Quick
             for (int i = 0; i < args.Length; i++)
             {
                 if (args[i] == "--threads" && i + 1 < args.Length) threads = int.Parse(args[++i]);
+                else if (args[i] == "--into") s_into = true;
                 else if (args[i] == "--simd" && i + 1 < args.Length) s_simd = Enum.Parse<SimdLevel>(args[++i], ignoreCase: true);
                 else rest.Add(args[i]);
             }
@@ -40,6 +45,7 @@ public static class Quick
             int[] n = rest.Skip(1).Select(int.Parse).ToArray();
             double gflops = rest[0] switch
             {
+                "gemm" when n.Length == 3 && s_into => GemmInto(n[0], n[1], n[2], threads),
                 "gemm" when n.Length == 3 => Gemm(n[0], n[1], n[2], threads, prepacked: false),
                 "linear" when n.Length == 3 => Gemm(n[0], n[1], n[2], threads, prepacked: true),
                 "attention" when n.Length == 5 => Attention(n[0], n[1], n[2], n[3], n[4], threads),
@@ -62,7 +68,7 @@ public static class Quick
 
     private static int Usage()
     {
-        Console.Error.WriteLine("usage: quick gemm|linear|parts M N K [--threads T] | quick attention B H TQ TK D [--threads T] | quick peak [--threads T] | quick kernel [256|512]");
+        Console.Error.WriteLine("usage: quick gemm|linear|parts M N K [--threads T] [--into] | quick attention B H TQ TK D [--threads T] | quick peak [--threads T] | quick kernel [256|512]");
         return 2;
     }
 
@@ -142,6 +148,24 @@ public static class Quick
         System.Runtime.InteropServices.NativeMemory.AlignedFree(packed);
         GC.KeepAlive(a); GC.KeepAlive(b); GC.KeepAlive(c);
         return flops / times[^1][times[^1].Count / 2] / 1e9;
+    }
+
+    /// <summary>MatMul's GEMM dispatch (B read in place up to InPlaceBMaxRows rows, else packed per call) into a reused C.</summary>
+    private static unsafe double GemmInto(int m, int n, int k, int threads)
+    {
+        using var pool = new WorkerPool(threads);
+        var simd = s_simd is { } s ? SimdSupport.Clamp(s) : SimdSupport.Detected;
+        var a = Random(1, m, k);
+        var b = Random(2, k, n);
+        var c = Tensor.Zeros(m, n);
+        float* ap = (float*)a.DataPointer, bp = (float*)b.DataPointer, cp = (float*)c.DataPointer;
+        Action call = m <= CpuBackend.InPlaceBMaxRows
+            ? () => BridgeTower.Kernels.Cpu.Gemm.Run(pool, simd, 1, m, n, k, ap, 0, k, 1, bp, 0, cp, 0, n, default, bRowStride: n)
+            : () => BridgeTower.Kernels.Cpu.Gemm.RunPackingB(pool, simd, 1, m, n, k, ap, 0, k, 1, bp, 0, n, 1, cp, 0, n, default);
+        Console.WriteLine($"gemm into a preallocated C {m}x{k}·{k}x{n}, cpu ({simd}, {threads} threads)");
+        double rate = Measure(2.0 * m * n * k, call);
+        GC.KeepAlive(a); GC.KeepAlive(b); GC.KeepAlive(c);
+        return rate;
     }
 
     private static double Attention(int b, int h, int tq, int tk, int d, int threads)

@@ -59,7 +59,7 @@ public sealed unsafe class CpuBackend : IBackend
     }
 
     /// <summary>Up to this many rows of A, MatMul reads a row-major B in place instead of packing it (packing would cost about as much as the product).</summary>
-    private const int InPlaceBMaxRows = 32;
+    internal const int InPlaceBMaxRows = 32;
 
     public Tensor MatMul(Tensor a, Tensor b, bool transposeB = false)
     {
