@@ -103,17 +103,21 @@ internal static unsafe class Gemm
 
     /// <summary>Up to this many rows, <see cref="RunPackingB"/> gives each task all rows and a private slice of B.</summary>
     private const int PrivateBMaxRows = 512;
-    /// <summary>Columns of B a task packs per KC block on the private-B path (kc x 384 floats = 384 KB, in L2).</summary>
-    private const int PrivateBColumns = 384;
+    /// <summary>
+    /// Columns of B a task packs per KC block on the private-B path (kc x 768 floats = 768 KB, in L2). Few wide tasks
+    /// (rounded to a multiple of the thread count) beat many narrow ones, since every task streams all of packed A:
+    /// 8 tasks of 96 columns ran 325x3072·3072x768 8% slower than 2 of 384.
+    /// </summary>
+    private const int PrivateBColumns = 768;
 
     /// <summary>
     /// C[z] = A[z]·B[z] with B[z][k, n] = b[z·bBatch + k·brs + n·bcs] in its caller's layout, packed here (MatMul:
     /// B is new on every call). For at most <see cref="PrivateBMaxRows"/> rows (the model's 325-token shapes),
-    /// A is packed once, in parallel, and each task owns a slice of columns: per KC block it packs its kc x ~384
+    /// A is packed once, in parallel, and each task owns a slice of columns: per KC block it packs its kc x ~768
     /// slice of B into a private buffer that stays in its core's L2 and sweeps all rows against it. So each B
     /// element is read from memory once and its packed copy never leaves L2, where packing all of B first wrote a
-    /// B-sized buffer and re-read it once per row block (measured 3-6% faster on 325x768·768x3072 and
-    /// 325x3072·3072x768). Taller A keeps the shared packed B: there a private slice would be packed once per row
+    /// B-sized buffer and re-read it once per row block (with the wide slices below, 3-13% faster on the
+    /// 325-row shapes, `quick parts`). Taller A keeps the shared packed B: there a private slice would be packed once per row
     /// block, re-reading B from memory (6% slower at 2048³).
     /// </summary>
     public static void RunPackingB(WorkerPool pool, SimdLevel simd, int batch, int m, int n, int k,
@@ -139,8 +143,7 @@ internal static unsafe class Gemm
         int colBlocks = Math.Max(1, (panels * NR + PrivateBColumns / 2) / PrivateBColumns);
         if (threads > 1)
         {
-            // Enough tasks for the dynamic schedule to even out, and a multiple of the thread count when N allows.
-            while ((long)batch * colBlocks < 4 * threads && colBlocks < panels) colBlocks++;
+            // Equal shares: a multiple of the thread count when N allows.
             while ((long)batch * colBlocks % threads != 0 && colBlocks < panels) colBlocks++;
         }
         colBlocks = Math.Min(colBlocks, panels);
@@ -153,7 +156,7 @@ internal static unsafe class Gemm
         void Task(int t)
         {
             int z = t / colBlocks, jb = t % colBlocks;
-            // Columns split by whole panels as evenly as they go (72 panels in 8 blocks: 9 each).
+            // Columns split by whole panels as evenly as they go (72 panels in 4 blocks: 18 each).
             int p0 = (int)((long)jb * panels / colBlocks), p1 = (int)((long)(jb + 1) * panels / colBlocks);
             float* bBlock = Scratch.Get(Scratch.PrivateB, (long)KC * maxPanels * NR);
             float* tile = Scratch.Get(Scratch.Tile, MR * NR);
