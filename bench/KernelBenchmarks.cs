@@ -53,9 +53,9 @@ public class GemmBenchmarks
         _w = _cpu.PrepareLinear(Data.Random(2, Shape.N, Shape.K), _bias);
     }
 
-    [Benchmark(Baseline = true)] public Tensor Linear() => _cpu.Linear(_x, _w);
-    [Benchmark] public Tensor LinearGelu() => _cpu.Linear(_x, _w, Activation.Gelu);
-    [Benchmark] public Tensor MatMul() => _cpu.MatMul(_x, _b);
+    [Benchmark(Baseline = true)] public void Linear() => _cpu.Linear(_x, _w).Dispose();
+    [Benchmark] public void LinearGelu() => _cpu.Linear(_x, _w, Activation.Gelu).Dispose();
+    [Benchmark] public void MatMul() => _cpu.MatMul(_x, _b).Dispose();
 
     [GlobalCleanup] public void Cleanup() => _cpu.Dispose();
 }
@@ -82,8 +82,13 @@ public class AttentionBenchmarks
         _mask = Tensor.Zeros(Shape.B, Shape.Tk);
     }
 
-    [Benchmark] public Tensor Attention() => _cpu.Attention(_q, _k, _v, Shape.H, 0.125f, _mask, false, out _);
-    [Benchmark] public Tensor AttentionWithProbabilities() => _cpu.Attention(_q, _k, _v, Shape.H, 0.125f, _mask, true, out _);
+    [Benchmark] public void Attention() => _cpu.Attention(_q, _k, _v, Shape.H, 0.125f, _mask, false, out _).Dispose();
+    [Benchmark]
+    public void AttentionWithProbabilities()
+    {
+        _cpu.Attention(_q, _k, _v, Shape.H, 0.125f, _mask, true, out var probabilities).Dispose();
+        probabilities!.Dispose();
+    }
 
     [GlobalCleanup] public void Cleanup() => _cpu.Dispose();
 }

@@ -10,18 +10,23 @@ namespace BridgeTower.Bench;
 /// <summary>
 /// Script-friendly measurements that finish in seconds and end with one parsable line
 /// "GFLOP/s: X" (the median over repeated calls after a warm-up).
-///   quick gemm M N K [--threads T]       C = A(M,K)·B(K,N), B packed on every call (like BLAS sgemm)
+///   quick gemm M N K [--threads T]       C = A(M,K)·B(K,N) by MatMul, B packed on every call (like BLAS sgemm); each result
+///                                        is disposed, so its pooled buffer serves the next call (as the model's do)
+///   quick gemm M N K --into              the same GEMM path as MatMul, into one preallocated C (as numpy's matmul(a, b, out=c))
 ///   (gemm, linear and attention also take --simd LEVEL to force a lower SimdLevel)
 ///   quick linear M N K [--threads T]     y = x(M,K)·Wᵀ, W (N,K) packed once (the model's Linear)
 ///   quick attention B H TQ TK D [--threads T]
 ///   quick peak [--threads T]             independent FMA chains on T threads (Vector256, and Vector512 where accelerated)
 ///   quick kernel [256|512]               the GEMM micro-kernel alone on cache-resident panels, one thread
+///   quick parts M N K [--threads T]      where a MatMul's time goes: output allocation, packing B, the blocked GEMM
 /// </summary>
 public static class Quick
 {
     private const double TargetSeconds = 2.0;
     /// <summary>--simd Avx2Fma|Avx512|Vector128|Scalar forces a lower level for gemm/linear/attention (default: detected).</summary>
     private static SimdLevel? s_simd;
+    /// <summary>--into: gemm writes into one preallocated C instead of MatMul's pooled output tensor.</summary>
+    private static bool s_into;
 
     public static int Run(string[] args)
     {
@@ -32,6 +37,7 @@ public static class Quick
             for (int i = 0; i < args.Length; i++)
             {
                 if (args[i] == "--threads" && i + 1 < args.Length) threads = int.Parse(args[++i]);
+                else if (args[i] == "--into") s_into = true;
                 else if (args[i] == "--simd" && i + 1 < args.Length) s_simd = Enum.Parse<SimdLevel>(args[++i], ignoreCase: true);
                 else rest.Add(args[i]);
             }
@@ -39,10 +45,12 @@ public static class Quick
             int[] n = rest.Skip(1).Select(int.Parse).ToArray();
             double gflops = rest[0] switch
             {
+                "gemm" when n.Length == 3 && s_into => GemmInto(n[0], n[1], n[2], threads),
                 "gemm" when n.Length == 3 => Gemm(n[0], n[1], n[2], threads, prepacked: false),
                 "linear" when n.Length == 3 => Gemm(n[0], n[1], n[2], threads, prepacked: true),
                 "attention" when n.Length == 5 => Attention(n[0], n[1], n[2], n[3], n[4], threads),
                 "peak" when n.Length == 0 => Peak(threads),
+                "parts" when n.Length == 3 => Parts(n[0], n[1], n[2], threads),
                 "kernel" when n.Length == 0 => MicroKernel(SimdSupport.Detected),
                 "kernel" when n.Length == 1 && n[0] is 256 or 512 => MicroKernel(SimdSupport.Clamp(n[0] == 512 ? SimdLevel.Avx512 : SimdLevel.Avx2Fma)),
                 _ => double.NaN,
@@ -60,7 +68,7 @@ public static class Quick
 
     private static int Usage()
     {
-        Console.Error.WriteLine("usage: quick gemm|linear M N K [--threads T] | quick attention B H TQ TK D [--threads T] | quick peak [--threads T] | quick kernel [256|512]");
+        Console.Error.WriteLine("usage: quick gemm|linear|parts M N K [--threads T] [--into] | quick attention B H TQ TK D [--threads T] | quick peak [--threads T] | quick kernel [256|512]");
         return 2;
     }
 
@@ -80,15 +88,84 @@ public static class Quick
         if (prepacked)
         {
             var w = cpu.PrepareLinear(Random(2, n, k), null);
-            call = () => cpu.Linear(a, w);
+            call = () => cpu.Linear(a, w).Dispose(); // results go back to the pool, as the model gives back its intermediates
         }
         else
         {
             var b = Random(2, k, n);
-            call = () => cpu.MatMul(a, b);
+            call = () => cpu.MatMul(a, b).Dispose();
         }
         Console.WriteLine($"{(prepacked ? "linear (prepacked weight)" : "gemm")} {m}x{k}·{k}x{n}, {cpu.Name}");
         return Measure(2.0 * m * n * k, call);
+    }
+
+    /// <summary>
+    /// Times the phases of MatMul(M,K · K,N) separately, one call of each in turn (so load from other processes
+    /// hits all alike), and prints the median ms of each; returns the rate of MatMul.
+    /// </summary>
+    private static unsafe double Parts(int m, int n, int k, int threads)
+    {
+        using var pool = new WorkerPool(threads);
+        var simd = s_simd is { } s ? SimdSupport.Clamp(s) : SimdSupport.Detected;
+        using var cpu = new CpuBackend(threads, simd);
+        var bl = GemmBlocking.For(simd);
+        var a = Random(1, m, k);
+        var b = Random(2, k, n);
+        var c = Tensor.Zeros(m, n);
+        float* packed = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(GemmPacking.PackedBLength(k, n, bl) * 4), 64);
+        float* ap = (float*)a.DataPointer, bp = (float*)b.DataPointer, cp = (float*)c.DataPointer;
+        Console.WriteLine($"parts of {m}x{k}·{k}x{n}, {simd}, {threads} threads (median ms, calls interleaved)");
+        (string Name, Action Call)[] parts =
+        [
+            ("output Tensor.Zeros", () => Tensor.Zeros(m, n)),
+            ("pack B alone", () => GemmPacking.PackB(pool, bp, n, 1, k, n, bl, packed)),
+            ("GEMM on prepacked B", () => BridgeTower.Kernels.Cpu.Gemm.Run(pool, simd, 1, m, n, k, ap, 0, k, 1, packed, 0, cp, 0, n, default)),
+            ("pack all B, then GEMM (M > 512)", () =>
+            {
+                GemmPacking.PackB(pool, bp, n, 1, k, n, bl, packed);
+                BridgeTower.Kernels.Cpu.Gemm.Run(pool, simd, 1, m, n, k, ap, 0, k, 1, packed, 0, cp, 0, n, default);
+            }),
+            ("RunPackingB (MatMul's path)", () => BridgeTower.Kernels.Cpu.Gemm.RunPackingB(pool, simd, 1, m, n, k, ap, 0, k, 1, bp, 0, n, 1, cp, 0, n, default)),
+            ("MatMul (pooled output, given back)", () => cpu.MatMul(a, b).Dispose()),
+        ];
+        var times = parts.Select(_ => new List<double>()).ToArray();
+        foreach (var p in parts) { p.Call(); p.Call(); }
+        var total = Stopwatch.StartNew();
+        while (times[0].Count < 5 || (total.Elapsed.TotalSeconds < 2 * TargetSeconds && times[0].Count < 10_000))
+            for (int i = 0; i < parts.Length; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                parts[i].Call();
+                times[i].Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            }
+        double flops = 2.0 * m * n * k;
+        for (int i = 0; i < parts.Length; i++)
+        {
+            times[i].Sort();
+            double med = times[i][times[i].Count / 2];
+            Console.WriteLine($"{parts[i].Name,-32} {med * 1e3,8:F3} ms  ({flops / med / 1e9,6:F1} GFLOP/s-equivalent, {times[i].Count} calls)");
+        }
+        System.Runtime.InteropServices.NativeMemory.AlignedFree(packed);
+        GC.KeepAlive(a); GC.KeepAlive(b); GC.KeepAlive(c);
+        return flops / times[^1][times[^1].Count / 2] / 1e9;
+    }
+
+    /// <summary>MatMul's GEMM dispatch (B read in place up to InPlaceBMaxRows rows, else packed per call) into a reused C.</summary>
+    private static unsafe double GemmInto(int m, int n, int k, int threads)
+    {
+        using var pool = new WorkerPool(threads);
+        var simd = s_simd is { } s ? SimdSupport.Clamp(s) : SimdSupport.Detected;
+        var a = Random(1, m, k);
+        var b = Random(2, k, n);
+        var c = Tensor.Zeros(m, n);
+        float* ap = (float*)a.DataPointer, bp = (float*)b.DataPointer, cp = (float*)c.DataPointer;
+        Action call = m <= CpuBackend.InPlaceBMaxRows
+            ? () => BridgeTower.Kernels.Cpu.Gemm.Run(pool, simd, 1, m, n, k, ap, 0, k, 1, bp, 0, cp, 0, n, default, bRowStride: n)
+            : () => BridgeTower.Kernels.Cpu.Gemm.RunPackingB(pool, simd, 1, m, n, k, ap, 0, k, 1, bp, 0, n, 1, cp, 0, n, default);
+        Console.WriteLine($"gemm into a preallocated C {m}x{k}·{k}x{n}, cpu ({simd}, {threads} threads)");
+        double rate = Measure(2.0 * m * n * k, call);
+        GC.KeepAlive(a); GC.KeepAlive(b); GC.KeepAlive(c);
+        return rate;
     }
 
     private static double Attention(int b, int h, int tq, int tk, int d, int threads)
@@ -100,7 +177,7 @@ public static class Quick
         var mask = Tensor.Zeros(b, tk);
         float scale = 1f / MathF.Sqrt(d);
         Console.WriteLine($"attention B={b} H={h} Tq={tq} Tk={tk} D={d}, {cpu.Name}");
-        return Measure(4.0 * b * h * tq * tk * d, () => cpu.Attention(q, k, v, h, scale, mask, false, out _));
+        return Measure(4.0 * b * h * tq * tk * d, () => cpu.Attention(q, k, v, h, scale, mask, false, out _).Dispose());
     }
 
     /// <summary>Runs call until TargetSeconds have passed (at least 5 timed calls) and returns the median rate.</summary>

@@ -17,7 +17,10 @@ public class GemmTests
             // one past the 12x32 wide tile and its 384-deep K block, and 2 threads splitting both M and N
             [25, 97, 385], [109, 161, 17],
             // wide-tile M edges of 4 and 1 rows, and up to 32 rows B read in place (row-major, unpacked)
-            [16, 65, 17], [32, 97, 300], [13, 333, 3]];
+            [16, 65, 17], [32, 97, 300], [13, 333, 3],
+            // MatMul packing B per task (<= 512 rows): column blocks of uneven panel counts, a 1-column last panel,
+            // a 4-deep last K block and a 1-row M edge; and past 512 rows, where all of B is packed first
+            [61, 385, 260], [520, 33, 17]];
         foreach (var c in Configurations())
             foreach (var s in shapes)
                 yield return [c[0], c[1], s[0], s[1], s[2]];
@@ -53,6 +56,10 @@ public class GemmTests
         var q = Random(6, 2, 19, 3 * 24).Narrow(2, 24, 24);     // key-like view of a packed projection
         var kk = Random(7, 2, 23, 3 * 24).Narrow(2, 48, 24);
         AssertClose(Reference.MatMul(q, kk, true), cpu.MatMul(q, kk, true), GemmTolerance(24, q, kk), "batched q·kᵀ on views");
+        // Over 32 rows B is packed (not read in place): row-major slices of B starting off a vector boundary.
+        var a2 = Random(8, 2, 45, 30);
+        var b2 = Random(9, 2, 30, 70).Narrow(2, 1, 66);
+        AssertClose(Reference.MatMul(a2, b2), cpu.MatMul(a2, b2), GemmTolerance(30, a2, b2), "batched matmul, B packed per task");
     }
 
     public static IEnumerable<object[]> LinearCases()

@@ -62,7 +62,7 @@ public sealed unsafe class CpuBackend : IBackend
     }
 
     /// <summary>Up to this many rows of A, MatMul reads a row-major B in place instead of packing it (packing would cost about as much as the product).</summary>
-    private const int InPlaceBMaxRows = 32;
+    internal const int InPlaceBMaxRows = 32;
 
     public Tensor MatMul(Tensor a, Tensor b, bool transposeB = false)
     {
@@ -79,8 +79,6 @@ public sealed unsafe class CpuBackend : IBackend
             throw new ArgumentException($"matmul: shapes {a.ShapeString} and {b.ShapeString}{(transposeB ? "ᵀ" : "")} do not chain");
         // Rented in the result's own shape so the caller gets the owning tensor, not a view of it.
         var y = batched ? Tensor.Rent(bt, m, n) : Tensor.Rent(m, n);
-        var blocking = GemmBlocking.For(Simd);
-        long packedLen = GemmPacking.PackedBLength(k, n, blocking);
         if (bt > 0 && m > 0 && n > 0 && k > 0)
         {
             var bs = b3.Strides;
@@ -91,11 +89,8 @@ public sealed unsafe class CpuBackend : IBackend
                     bp, bs[0], (float*)y.DataPointer, (long)m * n, n, default, bRowStride: bs[1]);
             else
             {
-                float* packed = Scratch.Get(Scratch.PackB, checked(packedLen * bt));
-                for (int z = 0; z < bt; z++)
-                    GemmPacking.PackB(_pool, bp + z * bs[0], bs[1], bs[2], k, n, blocking, packed + z * packedLen);
-                Gemm.Run(_pool, Simd, bt, m, n, k, (float*)a3.DataPointer, st[0], st[1], st[2],
-                    packed, packedLen, (float*)y.DataPointer, (long)m * n, n, default);
+                Gemm.RunPackingB(_pool, Simd, bt, m, n, k, (float*)a3.DataPointer, st[0], st[1], st[2],
+                    bp, bs[0], bs[1], bs[2], (float*)y.DataPointer, (long)m * n, n, default);
             }
         }
         GC.KeepAlive(a3);

@@ -53,19 +53,7 @@ internal static unsafe class Gemm
         // 325x3072·3072x768); then A is packed once, in parallel, as [z][KC-block][MR-panel] (kc x MR each).
         bool sharedA = jcBlocks > 1;
         long mpad = GemmPacking.RoundUp(m, MR), aPackedBatch = mpad * k;
-        nint shared = sharedA ? (nint)Scratch.Get(Scratch.SharedA, checked(batch * aPackedBatch)) : 0;
-        if (sharedA)
-        {
-            int kBlocks = (k + KC - 1) / KC;
-            void PackTask(int t)
-            {
-                int z = t / (kBlocks * icBlocks), rest = t % (kBlocks * icBlocks);
-                int k0 = rest / icBlocks * KC, i0 = rest % icBlocks * mcBlock;
-                GemmPacking.PackA((float*)ap + z * aBatch, ars, acs, i0, Math.Min(mcBlock, m - i0), k0, Math.Min(KC, k - k0), MR,
-                    (float*)shared + z * aPackedBatch + k0 * mpad + (long)i0 * Math.Min(KC, k - k0));
-            }
-            pool.Run(batch * kBlocks * icBlocks, PackTask);
-        }
+        nint shared = sharedA ? (nint)PackAllA(pool, batch, m, k, a, aBatch, ars, acs, bl, mcBlock) : 0;
 
         void Task(int t)
         {
@@ -100,34 +88,9 @@ internal static unsafe class Gemm
                     {
                         int mr = Math.Min(MR, mc - ir);
                         float* cTile = cz + (i0 + ir) * ldc + jr;
-                        float* aPanel = aPack + ir * kc;
-                        if (mr == MR && nr == NR && simd >= SimdLevel.Avx512)
-                        {
-                            // While the last A panel runs, pull the next B panel toward L2 (it comes from L3).
-                            float* pf = ir + MR >= mc ? bPanel + (inPlace ? NR : (long)NR * kc) : bPanel;
-                            GemmMicroKernels.Avx512x12x32(kc, aPanel, bPanel, ldb, cTile, ldc, accumulate, pf);
-                        }
-                        else if (mr == MR && nr == NR)
-                            GemmMicroKernels.Run(simd, kc, aPanel, bPanel, ldb, cTile, ldc, accumulate);
-                        else if (simd >= SimdLevel.Avx512 && mr < MR)
-                        {
-                            for (int r0 = 0; r0 < mr; r0 += 4)
-                            {
-                                int rows = Math.Min(4, mr - r0);
-                                if (rows == 4 && nr == NR)
-                                    GemmMicroKernels.Avx512x4x32(kc, aPanel + r0, bPanel, ldb, cTile + r0 * ldc, ldc, accumulate);
-                                else
-                                {
-                                    GemmMicroKernels.Avx512x4x32(kc, aPanel + r0, bPanel, ldb, tile, NR, false);
-                                    CopyTile(tile, NR, cTile + r0 * ldc, ldc, rows, nr, accumulate);
-                                }
-                            }
-                        }
-                        else
-                        {
-                            GemmMicroKernels.Run(simd, kc, aPanel, bPanel, ldb, tile, NR, false);
-                            CopyTile(tile, NR, cTile, ldc, mr, nr, accumulate);
-                        }
+                        // While the last A panel runs, pull the next B panel toward L2 (it comes from L3).
+                        float* pf = ir + MR >= mc ? bPanel + (inPlace ? NR : (long)NR * kc) : bPanel;
+                        MicroTile(simd, kc, mr, nr, aPack + ir * kc, bPanel, ldb, cTile, ldc, accumulate, tile, pf);
                         if (last && !epi.IsNone) epi.Apply(cTile, ldc, i0 + ir, jr, mr, nr, simd);
                     }
                 }
@@ -136,6 +99,158 @@ internal static unsafe class Gemm
 
         if (threads == 1 || tasks == 1) { for (int t = 0; t < tasks; t++) Task(t); }
         else pool.Run(tasks, Task);
+    }
+
+    /// <summary>Up to this many rows, <see cref="RunPackingB"/> gives each task all rows and a private slice of B.</summary>
+    private const int PrivateBMaxRows = 512;
+    /// <summary>
+    /// Columns of B a task packs per KC block on the private-B path (kc x 768 floats = 768 KB, in L2). Few wide tasks
+    /// (rounded to a multiple of the thread count) beat many narrow ones, since every task streams all of packed A:
+    /// 8 tasks of 96 columns ran 325x3072·3072x768 8% slower than 2 of 384.
+    /// </summary>
+    private const int PrivateBColumns = 768;
+
+    /// <summary>
+    /// C[z] = A[z]·B[z] with B[z][k, n] = b[z·bBatch + k·brs + n·bcs] in its caller's layout, packed here (MatMul:
+    /// B is new on every call). For at most <see cref="PrivateBMaxRows"/> rows (the model's 325-token shapes),
+    /// A is packed once, in parallel, and each task owns a slice of columns: per KC block it packs its kc x ~768
+    /// slice of B into a private buffer that stays in its core's L2 and sweeps all rows against it. So each B
+    /// element is read from memory once and its packed copy never leaves L2, where packing all of B first wrote a
+    /// B-sized buffer and re-read it once per row block (with the wide slices below, 3-13% faster on the
+    /// 325-row shapes, `quick parts`). Taller A keeps the shared packed B: there a private slice would be packed once per row
+    /// block, re-reading B from memory (6% slower at 2048³).
+    /// </summary>
+    public static void RunPackingB(WorkerPool pool, SimdLevel simd, int batch, int m, int n, int k,
+        float* a, long aBatch, long ars, long acs,
+        float* b, long bBatch, long brs, long bcs,
+        float* c, long cBatch, long ldc, in GemmEpilogue epilogue)
+    {
+        if (batch <= 0 || m <= 0 || n <= 0) return;
+        var bl = GemmBlocking.For(simd);
+        if (k == 0 || m > PrivateBMaxRows)
+        {
+            long packedLen = GemmPacking.PackedBLength(k, n, bl);
+            float* packed = Scratch.Get(Scratch.PackB, checked(Math.Max(1, packedLen * batch)));
+            for (int z = 0; z < batch && k > 0; z++)
+                GemmPacking.PackB(pool, b + z * bBatch, brs, bcs, k, n, bl, packed + z * packedLen);
+            Run(pool, simd, batch, m, n, k, a, aBatch, ars, acs, packed, packedLen, c, cBatch, ldc, epilogue);
+            return;
+        }
+        var epi = epilogue;
+        int MR = bl.MR, NR = bl.NR, KC = bl.KC, MC = bl.MC;
+        int threads = 2L * batch * m * n * k < InlineFlops ? 1 : pool.Threads;
+        int panels = (n + NR - 1) / NR;
+        int colBlocks = Math.Max(1, (panels * NR + PrivateBColumns / 2) / PrivateBColumns);
+        if (threads > 1)
+        {
+            // Equal shares: a multiple of the thread count when N allows.
+            while ((long)batch * colBlocks % threads != 0 && colBlocks < panels) colBlocks++;
+        }
+        colBlocks = Math.Min(colBlocks, panels);
+        int maxPanels = (panels + colBlocks - 1) / colBlocks;
+        long mpad = GemmPacking.RoundUp(m, MR), aPackedBatch = mpad * k;
+        nint ap = (nint)PackAllA(threads > 1 ? pool : null, batch, m, k, a, aBatch, ars, acs, bl, GemmPacking.RoundUp(Math.Min(m, 8 * MR), MR));
+        nint bp = (nint)b, cp = (nint)c;
+        int tasks = batch * colBlocks;
+
+        void Task(int t)
+        {
+            int z = t / colBlocks, jb = t % colBlocks;
+            // Columns split by whole panels as evenly as they go (72 panels in 4 blocks: 18 each).
+            int p0 = (int)((long)jb * panels / colBlocks), p1 = (int)((long)(jb + 1) * panels / colBlocks);
+            float* bBlock = Scratch.Get(Scratch.PrivateB, (long)KC * maxPanels * NR);
+            float* tile = Scratch.Get(Scratch.Tile, MR * NR);
+            float* bz = (float*)bp + z * bBatch;
+            float* cz = (float*)cp + z * cBatch;
+            for (int k0 = 0; k0 < k; k0 += KC)
+            {
+                int kc = Math.Min(KC, k - k0);
+                bool accumulate = k0 > 0, last = k0 + kc == k;
+                GemmPacking.PackBBlock(bz, brs, bcs, n, k0, kc, p0, p1, NR, bBlock);
+                float* aBlock = (float*)ap + z * aPackedBatch + k0 * mpad;
+                // A in L2-sized row blocks; each B micro-panel (L1) sweeps a block's MR-row micro-panels.
+                for (int i0 = 0; i0 < m; i0 += MC)
+                {
+                    int mc = Math.Min(MC, m - i0);
+                    for (int p = p0; p < p1; p++)
+                    {
+                        int jr = p * NR, nr = Math.Min(NR, n - jr);
+                        float* bPanel = bBlock + (long)(p - p0) * NR * kc;
+                        for (int ir = i0; ir < i0 + mc; ir += MR)
+                        {
+                            int mr = Math.Min(MR, m - ir);
+                            float* cTile = cz + ir * ldc + jr;
+                            MicroTile(simd, kc, mr, nr, aBlock + ir * kc, bPanel, NR, cTile, ldc, accumulate, tile, bPanel);
+                            if (last && !epi.IsNone) epi.Apply(cTile, ldc, ir, jr, mr, nr, simd);
+                        }
+                    }
+                }
+            }
+        }
+
+        if (threads == 1 || tasks == 1) { for (int t = 0; t < tasks; t++) Task(t); }
+        else pool.Run(tasks, Task);
+    }
+
+    /// <summary>
+    /// C[mr x nr] (+)= the MR-row A micro-panel times the NR-column B micro-panel: the full tile straight into C, the
+    /// wide kernel's ragged rows in 4-row strips, any other ragged tile through the tile buffer.
+    /// </summary>
+    private static void MicroTile(SimdLevel simd, int kc, int mr, int nr, float* aPanel, float* bPanel, long ldb,
+        float* cTile, long ldc, bool accumulate, float* tile, float* prefetch)
+    {
+        if (simd >= SimdLevel.Avx512)
+        {
+            if (mr == GemmBlocking.Wide.MR && nr == GemmBlocking.Wide.NR)
+            {
+                GemmMicroKernels.Avx512x12x32(kc, aPanel, bPanel, ldb, cTile, ldc, accumulate, prefetch);
+                return;
+            }
+            for (int r0 = 0; r0 < mr; r0 += 4)
+            {
+                int rows = Math.Min(4, mr - r0);
+                if (rows == 4 && nr == GemmBlocking.Wide.NR)
+                    GemmMicroKernels.Avx512x4x32(kc, aPanel + r0, bPanel, ldb, cTile + r0 * ldc, ldc, accumulate);
+                else
+                {
+                    GemmMicroKernels.Avx512x4x32(kc, aPanel + r0, bPanel, ldb, tile, GemmBlocking.Wide.NR, false);
+                    CopyTile(tile, GemmBlocking.Wide.NR, cTile + r0 * ldc, ldc, rows, nr, accumulate);
+                }
+            }
+            return;
+        }
+        var bl = GemmBlocking.For(simd);
+        if (mr == bl.MR && nr == bl.NR)
+            GemmMicroKernels.Run(simd, kc, aPanel, bPanel, ldb, cTile, ldc, accumulate);
+        else
+        {
+            GemmMicroKernels.Run(simd, kc, aPanel, bPanel, ldb, tile, bl.NR, false);
+            CopyTile(tile, bl.NR, cTile, ldc, mr, nr, accumulate);
+        }
+    }
+
+    /// <summary>
+    /// Packs all of A[z] (m x k) once, in parallel, as [z][KC-block][MR-panel] (kc x MR each, rows zero-padded to
+    /// a multiple of MR), into the calling thread's shared-A scratch; tasks are (z, KC-block, mcBlock rows).
+    /// </summary>
+    private static float* PackAllA(WorkerPool? pool, int batch, int m, int k, float* a, long aBatch, long ars, long acs,
+        GemmBlocking bl, int mcBlock)
+    {
+        int MR = bl.MR, KC = bl.KC;
+        long mpad = GemmPacking.RoundUp(m, MR), aPackedBatch = mpad * k;
+        float* shared = Scratch.Get(Scratch.SharedA, checked(batch * aPackedBatch));
+        int kBlocks = (k + KC - 1) / KC, icBlocks = (m + mcBlock - 1) / mcBlock;
+        nint ap = (nint)a, sp = (nint)shared;
+        void PackTask(int t)
+        {
+            int z = t / (kBlocks * icBlocks), rest = t % (kBlocks * icBlocks);
+            int k0 = rest / icBlocks * KC, i0 = rest % icBlocks * mcBlock, kc = Math.Min(KC, k - k0);
+            GemmPacking.PackA((float*)ap + z * aBatch, ars, acs, i0, Math.Min(mcBlock, m - i0), k0, kc, MR,
+                (float*)sp + z * aPackedBatch + k0 * mpad + (long)i0 * kc);
+        }
+        if (pool is null) { for (int t = 0; t < batch * kBlocks * icBlocks; t++) PackTask(t); }
+        else pool.Run(batch * kBlocks * icBlocks, PackTask);
+        return shared;
     }
 
     private static void CopyTile(float* tile, int ldt, float* c, long ldc, int rows, int cols, bool accumulate)

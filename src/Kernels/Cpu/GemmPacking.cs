@@ -62,6 +62,32 @@ internal static unsafe class GemmPacking
             for (int j = 0; j < nr; j++) dst[k * NR + j] = src[k * ks + j * ns];
     }
 
+    /// <summary>
+    /// Packs micro-panels p0..p1 of KC-block k0 of B[k, n] = b[k·ks + n·ns] into dst, panel after panel (kc x NR
+    /// each). A row-major B is copied row by row across the whole block, so each source row is read as one
+    /// contiguous run (hardware prefetch follows it) rather than in 128-byte pieces a row apart.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PackBBlock(float* b, long ks, long ns, int n, int k0, int kc, int p0, int p1, int NR, float* dst)
+    {
+        int full = Math.Min(p1, n / NR);
+        if (ns != 1 || NR % 16 != 0 || !Vector512.IsHardwareAccelerated)
+        {
+            for (int p = p0; p < p1; p++) PackBPanel(b, ks, ns, n, k0, kc, p, NR, dst + (long)(p - p0) * NR * kc);
+            return;
+        }
+        long panelSize = (long)NR * kc;
+        for (int k = 0; k < kc; k++)
+        {
+            float* src = b + (k0 + k) * ks + (long)p0 * NR;
+            float* d = dst + k * NR;
+            for (int p = p0; p < full; p++, src += NR, d += panelSize)
+                for (int j = 0; j < NR; j += 16)
+                    Vector512.Store(Vector512.Load(src + j), d + j);
+        }
+        for (int p = Math.Max(p0, full); p < p1; p++) PackBPanel(b, ks, ns, n, k0, kc, p, NR, dst + (long)(p - p0) * panelSize);
+    }
+
     /// <summary>Packs all of B (k x n) into dst (length <see cref="PackedBLength"/>); tasks split panels across the pool.</summary>
     public static void PackB(WorkerPool? pool, float* b, long ks, long ns, int k, int n, in GemmBlocking bl, float* dst)
     {

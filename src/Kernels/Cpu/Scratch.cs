@@ -10,8 +10,8 @@ namespace BridgeTower.Kernels.Cpu;
 /// </summary>
 internal static unsafe class Scratch
 {
-    public const int PackA = 0, PackB = 1, Attention = 2, Tile = 3, Rows = 4, EdgeB = 5, SharedA = 6;
-    private const int Slots = 7;
+    public const int PackA = 0, PackB = 1, Attention = 2, Tile = 3, Rows = 4, EdgeB = 5, SharedA = 6, PrivateB = 7;
+    private const int Slots = 8;
 
     private sealed class Buffer(long length) : IDisposable
     {
