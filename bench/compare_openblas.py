@@ -6,9 +6,9 @@ Run with Debian's numpy (OpenBLAS): `apt-get install -y python3-numpy`, then
 (OPENBLAS_* must be set before numpy loads, so the script only reads them; unset them in the command.)
 Each shape is measured `repeats` times alternating OpenBLAS and ours; the table gives medians and
 the median of the per-pair ratios, so load from other processes hits both sides alike.
-Ours is timed twice: `quick gemm` (MatMul, which allocates a new output tensor per call: fresh pages
-the GEMM then faults in) and `quick gemm --into` (the same GEMM into one preallocated C, which is
-what numpy's matmul(a, b, out=c) below is timed as). --shapes 0,1 picks rows of SHAPES.
+Ours is timed twice: `quick gemm` (MatMul, its output rented from the buffer pool and given back
+after each call, as the model does) and `quick gemm --into` (the same GEMM into one preallocated C,
+which is what numpy's matmul(a, b, out=c) below is timed as). --shapes 0,1 picks rows of SHAPES.
 """
 import argparse, os, re, statistics, subprocess, sys, time
 
@@ -67,7 +67,7 @@ for width in ("256", "512"):
         print(f"quick peak {width}-bit (median of {len(found)}): {statistics.median(found):.1f} GFLOP/s")
 print(f"quick peak used for '% of peak' (the GEMM kernel's width): {peak:.1f} GFLOP/s")
 print(f"quick kernel (GEMM micro-kernel alone on cache-resident panels, 1 thread): {ours('kernel'):.1f} GFLOP/s")
-print("ours gemm = MatMul (B packed per call, new output tensor per call); ours into = the same GEMM into one")
+print("ours gemm = MatMul (B packed per call, output rented from the pool and given back per call); ours into = the same GEMM into one")
 print("preallocated C, as numpy's matmul(a, b, out=c) is timed here; ratios are medians of per-repeat ratios.")
 print(f"| shape | OpenBLAS GFLOP/s | ours gemm GFLOP/s | ours/OpenBLAS | ours % of peak | ours into GFLOP/s | into/OpenBLAS | into % of peak | ours prepacked linear GFLOP/s |")
 print(f"|---|---|---|---|---|---|---|---|---|")
