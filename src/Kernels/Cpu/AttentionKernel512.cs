@@ -1,0 +1,251 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace BridgeTower.Kernels.Cpu;
+
+/// <summary>
+/// The AVX-512 attention path keeps queries in vector lanes (16 or 32 per group) instead of rows:
+/// Sᵀ[key][query] = Σ_e K[key][e]·Qᵀ[e][query] broadcasts K straight from its (strided) rows and
+/// Oᵀ[e][query] += V[key][e]·Pᵀ[key][query] broadcasts V the same way, so K and V are never
+/// transposed or copied (only Q is transposed, once per group), and the online softmax is purely
+/// vertical: the running max, exp and sum of 16 queries are one vector each, with no horizontal
+/// reduction per row. The exp is a float-only polynomial with vscalefps (exact 0 below the
+/// float range, exactly 1 at 0, a few ulp elsewhere); Vector512.Exp widens to double and costs
+/// several times more for precision the tolerance does not need.
+/// </summary>
+internal static unsafe partial class AttentionKernel
+{
+    private const int LanesKeys = 8, LanesBlock = 64, LanesCols = 8;
+    /// <summary>Below this many queries the row kernel wastes less of a 16-lane vector.</summary>
+    private const int LanesMinQueries = 1;
+
+    /// <summary>Marker types selecting 16 (one vector) or 32 (two vectors) queries per group at JIT time.</summary>
+    private struct OneVector;
+    private struct TwoVectors;
+
+    private static void RunLanes(Args a, int b, int h, int q0, int qn)
+    {
+        int d = a.D, tk = a.Tk, dc = (d + LanesCols - 1) / LanesCols * LanesCols;
+        int tkPad = (tk + LanesKeys - 1) / LanesKeys * LanesKeys;
+        bool copyV = d % LanesCols != 0; // the PV loop reads whole 8-column groups of each V row
+        // Scratch: Qᵀ [d][32], Sᵀ/Pᵀ [KB][32], Oᵀ [dc][32], mask [tkPad], padded V [tk][dc] when copied.
+        long vLen = copyV ? (long)tk * dc : 0;
+        float* qt = Scratch.Get(Scratch.Attention, 32L * (d + LanesBlock + dc) + tkPad + vLen);
+        float* st = qt + 32 * d, ot = st + 32 * LanesBlock, mask = ot + 32 * dc, vp = mask + tkPad;
+        float* maskSrc = a.Mask == 0 ? null : (float*)a.Mask + (long)b * tk;
+        for (int j = 0; j < tkPad; j++)
+            mask[j] = j >= tk ? float.NegativeInfinity : maskSrc == null ? 0f : MathF.Max(maskSrc[j], float.MinValue);
+        float* vSrc = (float*)a.V + b * a.VBatch + h * d;
+        long vRow = a.VRow;
+        if (copyV)
+        {
+            for (int j = 0; j < tk; j++)
+            {
+                new ReadOnlySpan<float>(vSrc + j * a.VRow, d).CopyTo(new Span<float>(vp + (long)j * dc, d));
+                new Span<float>(vp + (long)j * dc + d, dc - d).Clear();
+            }
+            vSrc = vp;
+            vRow = dc;
+        }
+        var frame = new LanesFrame
+        {
+            D = d, Dc = dc, Tk = tk, Scale = a.Scale, Qt = qt, St = st, Ot = ot, Mask = mask,
+            K = (float*)a.K + b * a.KBatch + h * d, KRow = a.KRow, V = vSrc, VRow = vRow,
+        };
+        float* qSrc = (float*)a.Q + b * a.QBatch + (long)q0 * a.QRow + h * d;
+        float* outRow = (float*)a.Output + ((long)b * a.Tq + q0) * a.Heads * d + h * d;
+        long outStride = (long)a.Heads * d;
+        for (int g = 0; g < qn; g += 32)
+        {
+            int rows = Math.Min(32, qn - g);
+            if (rows > 16) LanesGroup<TwoVectors>(frame, qSrc + g * a.QRow, a.QRow, rows, outRow + g * outStride, outStride);
+            else LanesGroup<OneVector>(frame, qSrc + g * a.QRow, a.QRow, rows, outRow + g * outStride, outStride);
+        }
+    }
+
+    private readonly struct LanesFrame
+    {
+        public required int D { get; init; }
+        public required int Dc { get; init; }
+        public required int Tk { get; init; }
+        public required float Scale { get; init; }
+        public required float* Qt { get; init; }
+        public required float* St { get; init; }
+        public required float* Ot { get; init; }
+        public required float* Mask { get; init; }
+        public required float* K { get; init; }
+        public required long KRow { get; init; }
+        public required float* V { get; init; }
+        public required long VRow { get; init; }
+    }
+
+    /// <summary>One group of up to 16·NV queries against every key; writes the normalised output rows.</summary>
+    private static void LanesGroup<TW>(in LanesFrame f, float* q, long qRow, int rows, float* output, long outStride) where TW : struct
+    {
+        bool two = typeof(TW) == typeof(TwoVectors);
+        int qs = two ? 32 : 16; // floats per key (or per head column) row of Qᵀ, Sᵀ and Oᵀ
+        int d = f.D, tk = f.Tk;
+        float* qt = f.Qt, st = f.St, ot = f.Ot;
+        // Qᵀ, with zero rows for the missing queries (their lanes are computed and dropped).
+        for (int r = 0; r < qs; r++)
+        {
+            if (r < rows) { float* qr = q + r * qRow; for (int e = 0; e < d; e++) qt[e * qs + r] = qr[e]; }
+            else for (int e = 0; e < d; e++) qt[e * qs + r] = 0f;
+        }
+        var scale = Vector512.Create(f.Scale);
+        var m0 = Vector512.Create(float.NegativeInfinity); var m1 = m0;
+        Vector512<float> l0 = default, l1 = default;
+        for (int j0 = 0; j0 < tk; j0 += LanesBlock)
+        {
+            int kn = Math.Min(LanesBlock, tk - j0), kPad = (kn + LanesKeys - 1) / LanesKeys * LanesKeys;
+            // Sᵀ = Q·Kᵀ·scale + mask: 8 keys x NV query vectors per pass (8 or 16 independent FMA chains).
+            var bm0 = Vector512.Create(float.NegativeInfinity); var bm1 = bm0;
+            for (int c = 0; c < kPad; c += LanesKeys)
+            {
+                int j = j0 + c, last = tk - 1;
+                // Keys past the end read the last row again; their mask is -inf, so they weigh 0.
+                float* k0 = f.K + Math.Min(j, last) * f.KRow, k1 = f.K + Math.Min(j + 1, last) * f.KRow;
+                float* k2 = f.K + Math.Min(j + 2, last) * f.KRow, k3 = f.K + Math.Min(j + 3, last) * f.KRow;
+                float* k4 = f.K + Math.Min(j + 4, last) * f.KRow, k5 = f.K + Math.Min(j + 5, last) * f.KRow;
+                float* k6 = f.K + Math.Min(j + 6, last) * f.KRow, k7 = f.K + Math.Min(j + 7, last) * f.KRow;
+                Vector512<float> s00 = default, s10 = default, s20 = default, s30 = default, s40 = default, s50 = default, s60 = default, s70 = default;
+                Vector512<float> s01 = default, s11 = default, s21 = default, s31 = default, s41 = default, s51 = default, s61 = default, s71 = default;
+                float* qe = qt;
+                for (int e = 0; e < d; e++, qe += qs)
+                {
+                    var x0 = Vector512.Load(qe);
+                    var x1 = two ? Vector512.Load(qe + 16) : default;
+                    var kv = Vector512.Create(k0[e]); s00 = Avx512F.FusedMultiplyAdd(kv, x0, s00); if (two) s01 = Avx512F.FusedMultiplyAdd(kv, x1, s01);
+                    kv = Vector512.Create(k1[e]); s10 = Avx512F.FusedMultiplyAdd(kv, x0, s10); if (two) s11 = Avx512F.FusedMultiplyAdd(kv, x1, s11);
+                    kv = Vector512.Create(k2[e]); s20 = Avx512F.FusedMultiplyAdd(kv, x0, s20); if (two) s21 = Avx512F.FusedMultiplyAdd(kv, x1, s21);
+                    kv = Vector512.Create(k3[e]); s30 = Avx512F.FusedMultiplyAdd(kv, x0, s30); if (two) s31 = Avx512F.FusedMultiplyAdd(kv, x1, s31);
+                    kv = Vector512.Create(k4[e]); s40 = Avx512F.FusedMultiplyAdd(kv, x0, s40); if (two) s41 = Avx512F.FusedMultiplyAdd(kv, x1, s41);
+                    kv = Vector512.Create(k5[e]); s50 = Avx512F.FusedMultiplyAdd(kv, x0, s50); if (two) s51 = Avx512F.FusedMultiplyAdd(kv, x1, s51);
+                    kv = Vector512.Create(k6[e]); s60 = Avx512F.FusedMultiplyAdd(kv, x0, s60); if (two) s61 = Avx512F.FusedMultiplyAdd(kv, x1, s61);
+                    kv = Vector512.Create(k7[e]); s70 = Avx512F.FusedMultiplyAdd(kv, x0, s70); if (two) s71 = Avx512F.FusedMultiplyAdd(kv, x1, s71);
+                }
+                float* sc = st + c * qs;
+                float* mk = f.Mask + j;
+                // fp32 semantics of the reference: (score·scale) rounded, then + mask.
+                Score(s00, s01, scale, mk[0], sc, qs, two, ref bm0, ref bm1);
+                Score(s10, s11, scale, mk[1], sc + qs, qs, two, ref bm0, ref bm1);
+                Score(s20, s21, scale, mk[2], sc + 2 * qs, qs, two, ref bm0, ref bm1);
+                Score(s30, s31, scale, mk[3], sc + 3 * qs, qs, two, ref bm0, ref bm1);
+                Score(s40, s41, scale, mk[4], sc + 4 * qs, qs, two, ref bm0, ref bm1);
+                Score(s50, s51, scale, mk[5], sc + 5 * qs, qs, two, ref bm0, ref bm1);
+                Score(s60, s61, scale, mk[6], sc + 6 * qs, qs, two, ref bm0, ref bm1);
+                Score(s70, s71, scale, mk[7], sc + 7 * qs, qs, two, ref bm0, ref bm1);
+            }
+            // Online softmax, all vertical: new max, correction of the old sum and output, P = exp(S - max).
+            var n0 = Vector512.Max(m0, bm0); var n1 = two ? Vector512.Max(m1, bm1) : default;
+            var corr0 = Exp(m0 - n0); var corr1 = two ? Exp(m1 - n1) : default; // m = -inf on the first block: corr = 0
+            m0 = n0; m1 = n1;
+            Vector512<float> sum0 = default, sum1 = default;
+            float* sp = st;
+            for (int c = 0; c < kPad; c++, sp += qs)
+            {
+                var p0 = Exp(Vector512.Load(sp) - n0); Vector512.Store(p0, sp); sum0 += p0;
+                if (two) { var p1 = Exp(Vector512.Load(sp + 16) - n1); Vector512.Store(p1, sp + 16); sum1 += p1; }
+            }
+            l0 = l0 * corr0 + sum0; if (two) l1 = l1 * corr1 + sum1;
+            // Oᵀ = Oᵀ·corr + Vᵀ·Pᵀ: 8 head columns x NV query vectors per pass, V broadcast from its rows.
+            bool first = j0 == 0;
+            for (int e0 = 0; e0 < f.Dc; e0 += LanesCols)
+            {
+                float* oc = ot + e0 * qs;
+                Vector512<float> o00, o10, o20, o30, o40, o50, o60, o70;
+                Vector512<float> o01 = default, o11 = default, o21 = default, o31 = default, o41 = default, o51 = default, o61 = default, o71 = default;
+                if (first)
+                {
+                    o00 = o10 = o20 = o30 = o40 = o50 = o60 = o70 = default;
+                }
+                else
+                {
+                    o00 = Vector512.Load(oc) * corr0; o10 = Vector512.Load(oc + qs) * corr0;
+                    o20 = Vector512.Load(oc + 2 * qs) * corr0; o30 = Vector512.Load(oc + 3 * qs) * corr0;
+                    o40 = Vector512.Load(oc + 4 * qs) * corr0; o50 = Vector512.Load(oc + 5 * qs) * corr0;
+                    o60 = Vector512.Load(oc + 6 * qs) * corr0; o70 = Vector512.Load(oc + 7 * qs) * corr0;
+                    if (two)
+                    {
+                        o01 = Vector512.Load(oc + 16) * corr1; o11 = Vector512.Load(oc + qs + 16) * corr1;
+                        o21 = Vector512.Load(oc + 2 * qs + 16) * corr1; o31 = Vector512.Load(oc + 3 * qs + 16) * corr1;
+                        o41 = Vector512.Load(oc + 4 * qs + 16) * corr1; o51 = Vector512.Load(oc + 5 * qs + 16) * corr1;
+                        o61 = Vector512.Load(oc + 6 * qs + 16) * corr1; o71 = Vector512.Load(oc + 7 * qs + 16) * corr1;
+                    }
+                }
+                float* vr = f.V + j0 * f.VRow + e0;
+                sp = st;
+                for (int j = 0; j < kn; j++, vr += f.VRow, sp += qs)
+                {
+                    var p0 = Vector512.Load(sp);
+                    var p1 = two ? Vector512.Load(sp + 16) : default;
+                    var vv = Vector512.Create(vr[0]); o00 = Avx512F.FusedMultiplyAdd(vv, p0, o00); if (two) o01 = Avx512F.FusedMultiplyAdd(vv, p1, o01);
+                    vv = Vector512.Create(vr[1]); o10 = Avx512F.FusedMultiplyAdd(vv, p0, o10); if (two) o11 = Avx512F.FusedMultiplyAdd(vv, p1, o11);
+                    vv = Vector512.Create(vr[2]); o20 = Avx512F.FusedMultiplyAdd(vv, p0, o20); if (two) o21 = Avx512F.FusedMultiplyAdd(vv, p1, o21);
+                    vv = Vector512.Create(vr[3]); o30 = Avx512F.FusedMultiplyAdd(vv, p0, o30); if (two) o31 = Avx512F.FusedMultiplyAdd(vv, p1, o31);
+                    vv = Vector512.Create(vr[4]); o40 = Avx512F.FusedMultiplyAdd(vv, p0, o40); if (two) o41 = Avx512F.FusedMultiplyAdd(vv, p1, o41);
+                    vv = Vector512.Create(vr[5]); o50 = Avx512F.FusedMultiplyAdd(vv, p0, o50); if (two) o51 = Avx512F.FusedMultiplyAdd(vv, p1, o51);
+                    vv = Vector512.Create(vr[6]); o60 = Avx512F.FusedMultiplyAdd(vv, p0, o60); if (two) o61 = Avx512F.FusedMultiplyAdd(vv, p1, o61);
+                    vv = Vector512.Create(vr[7]); o70 = Avx512F.FusedMultiplyAdd(vv, p0, o70); if (two) o71 = Avx512F.FusedMultiplyAdd(vv, p1, o71);
+                }
+                Vector512.Store(o00, oc); Vector512.Store(o10, oc + qs); Vector512.Store(o20, oc + 2 * qs); Vector512.Store(o30, oc + 3 * qs);
+                Vector512.Store(o40, oc + 4 * qs); Vector512.Store(o50, oc + 5 * qs); Vector512.Store(o60, oc + 6 * qs); Vector512.Store(o70, oc + 7 * qs);
+                if (two)
+                {
+                    Vector512.Store(o01, oc + 16); Vector512.Store(o11, oc + qs + 16); Vector512.Store(o21, oc + 2 * qs + 16); Vector512.Store(o31, oc + 3 * qs + 16);
+                    Vector512.Store(o41, oc + 4 * qs + 16); Vector512.Store(o51, oc + 5 * qs + 16); Vector512.Store(o61, oc + 6 * qs + 16); Vector512.Store(o71, oc + 7 * qs + 16);
+                }
+            }
+        }
+        // O = Oᵀ / l, transposed back into the query rows.
+        var inv0 = Vector512<float>.One / l0; var inv1 = two ? Vector512<float>.One / l1 : default;
+        for (int e = 0; e < d; e++)
+        {
+            Vector512.Store(Vector512.Load(ot + e * qs) * inv0, ot + e * qs);
+            if (two) Vector512.Store(Vector512.Load(ot + e * qs + 16) * inv1, ot + e * qs + 16);
+        }
+        for (int r = 0; r < rows; r++)
+        {
+            float* dst = output + r * outStride;
+            for (int e = 0; e < d; e++) dst[e] = ot[e * qs + r];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Score(Vector512<float> s0, Vector512<float> s1, Vector512<float> scale, float mask, float* dst, int qs, bool two,
+        ref Vector512<float> max0, ref Vector512<float> max1)
+    {
+        var mv = Vector512.Create(mask);
+        var x0 = s0 * scale + mv;
+        Vector512.Store(x0, dst);
+        max0 = Vector512.Max(max0, x0);
+        if (two)
+        {
+            var x1 = s1 * scale + mv;
+            Vector512.Store(x1, dst + 16);
+            max1 = Vector512.Max(max1, x1);
+        }
+    }
+
+    /// <summary>
+    /// e^x for x ≤ 0 (and -inf): Cody–Waite reduction x = n·ln2 + r, |r| ≤ ln2/2, Cephes' degree-6
+    /// polynomial, then vscalefps for 2ⁿ, which flushes to an exact 0 below the float range.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Exp(Vector512<float> x)
+    {
+        x = Vector512.Max(x, Vector512.Create(-104f)); // e^-104 is below the smallest denormal; keeps -inf out of the reduction
+        var n = Vector512.Round(x * Vector512.Create(1.44269504088896341f));
+        var r = Avx512F.FusedMultiplyAddNegated(n, Vector512.Create(0.693359375f), x);
+        r = Avx512F.FusedMultiplyAddNegated(n, Vector512.Create(-2.12194440e-4f), r);
+        var p = Vector512.Create(1.9875691500e-4f);
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507e-3f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
+        p = Avx512F.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
+        return Avx512F.Scale(p, n);
+    }
+}
