@@ -87,11 +87,18 @@ internal static unsafe partial class AttentionKernel
         int qs = two ? 32 : 16; // floats per key (or per head column) row of Qᵀ, Sᵀ and Oᵀ
         int d = f.D, tk = f.Tk;
         float* qt = f.Qt, st = f.St, ot = f.Ot;
-        // Qᵀ, with zero rows for the missing queries (their lanes are computed and dropped).
-        for (int r = 0; r < qs; r++)
+        // Qᵀ by 16x16 register transposes; missing queries repeat the last row (their lanes are computed and dropped).
+        int d16 = d & ~15;
+        for (int v = 0; v < qs; v += 16)
         {
-            if (r < rows) { float* qr = q + r * qRow; for (int e = 0; e < d; e++) qt[e * qs + r] = qr[e]; }
-            else for (int e = 0; e < d; e++) qt[e * qs + r] = 0f;
+            int vr = Math.Max(1, Math.Min(16, rows - v));
+            float* qv = q + (long)Math.Min(v, rows - 1) * qRow;
+            for (int e = 0; e < d16; e += 16) Transpose16(qv + e, qRow, vr, qt + e * qs + v, qs, 16);
+            for (int r = 0; r < 16; r++)
+            {
+                float* qr = qv + Math.Min(r, vr - 1) * qRow;
+                for (int e = d16; e < d; e++) qt[e * qs + v + r] = qr[e];
+            }
         }
         var scale = Vector512.Create(f.Scale);
         var m0 = Vector512.Create(float.NegativeInfinity); var m1 = m0;
@@ -205,11 +212,66 @@ internal static unsafe partial class AttentionKernel
             Vector512.Store(Vector512.Load(ot + e * qs) * inv0, ot + e * qs);
             if (two) Vector512.Store(Vector512.Load(ot + e * qs + 16) * inv1, ot + e * qs + 16);
         }
-        for (int r = 0; r < rows; r++)
+        for (int v = 0; v < rows; v += 16)
         {
-            float* dst = output + r * outStride;
-            for (int e = 0; e < d; e++) dst[e] = ot[e * qs + r];
+            int vr = Math.Min(16, rows - v);
+            for (int e = 0; e < d16; e += 16) Transpose16(ot + e * qs + v, qs, 16, output + v * outStride + e, outStride, vr);
+            for (int r = 0; r < vr; r++)
+                for (int e = d16; e < d; e++) output[(v + r) * outStride + e] = ot[e * qs + v + r];
         }
+    }
+
+    /// <summary>
+    /// Transposes a 16x16 tile: row i of dst = column i of src. Source rows past srcRows repeat the
+    /// last one; only the first dstRows rows are stored.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose16(float* src, long srcStride, int srcRows, float* dst, long dstStride, int dstRows)
+    {
+        int last = srcRows - 1;
+        var r0 = Vector512.Load(src); var r1 = Vector512.Load(src + Math.Min(1, last) * srcStride);
+        var r2 = Vector512.Load(src + Math.Min(2, last) * srcStride); var r3 = Vector512.Load(src + Math.Min(3, last) * srcStride);
+        var r4 = Vector512.Load(src + Math.Min(4, last) * srcStride); var r5 = Vector512.Load(src + Math.Min(5, last) * srcStride);
+        var r6 = Vector512.Load(src + Math.Min(6, last) * srcStride); var r7 = Vector512.Load(src + Math.Min(7, last) * srcStride);
+        var r8 = Vector512.Load(src + Math.Min(8, last) * srcStride); var r9 = Vector512.Load(src + Math.Min(9, last) * srcStride);
+        var r10 = Vector512.Load(src + Math.Min(10, last) * srcStride); var r11 = Vector512.Load(src + Math.Min(11, last) * srcStride);
+        var r12 = Vector512.Load(src + Math.Min(12, last) * srcStride); var r13 = Vector512.Load(src + Math.Min(13, last) * srcStride);
+        var r14 = Vector512.Load(src + Math.Min(14, last) * srcStride); var r15 = Vector512.Load(src + Math.Min(15, last) * srcStride);
+        // Interleave 32-bit pairs, then 64-bit pairs within 128-bit lanes, then 128-bit lanes twice.
+        var t0 = Avx512F.UnpackLow(r0, r1); var t1 = Avx512F.UnpackHigh(r0, r1);
+        var t2 = Avx512F.UnpackLow(r2, r3); var t3 = Avx512F.UnpackHigh(r2, r3);
+        var t4 = Avx512F.UnpackLow(r4, r5); var t5 = Avx512F.UnpackHigh(r4, r5);
+        var t6 = Avx512F.UnpackLow(r6, r7); var t7 = Avx512F.UnpackHigh(r6, r7);
+        var t8 = Avx512F.UnpackLow(r8, r9); var t9 = Avx512F.UnpackHigh(r8, r9);
+        var t10 = Avx512F.UnpackLow(r10, r11); var t11 = Avx512F.UnpackHigh(r10, r11);
+        var t12 = Avx512F.UnpackLow(r12, r13); var t13 = Avx512F.UnpackHigh(r12, r13);
+        var t14 = Avx512F.UnpackLow(r14, r15); var t15 = Avx512F.UnpackHigh(r14, r15);
+        r0 = Avx512F.Shuffle(t0, t2, 0x44); r1 = Avx512F.Shuffle(t0, t2, 0xEE);
+        r2 = Avx512F.Shuffle(t1, t3, 0x44); r3 = Avx512F.Shuffle(t1, t3, 0xEE);
+        r4 = Avx512F.Shuffle(t4, t6, 0x44); r5 = Avx512F.Shuffle(t4, t6, 0xEE);
+        r6 = Avx512F.Shuffle(t5, t7, 0x44); r7 = Avx512F.Shuffle(t5, t7, 0xEE);
+        r8 = Avx512F.Shuffle(t8, t10, 0x44); r9 = Avx512F.Shuffle(t8, t10, 0xEE);
+        r10 = Avx512F.Shuffle(t9, t11, 0x44); r11 = Avx512F.Shuffle(t9, t11, 0xEE);
+        r12 = Avx512F.Shuffle(t12, t14, 0x44); r13 = Avx512F.Shuffle(t12, t14, 0xEE);
+        r14 = Avx512F.Shuffle(t13, t15, 0x44); r15 = Avx512F.Shuffle(t13, t15, 0xEE);
+        t0 = Avx512F.Shuffle4x128(r0, r4, 0x88); t1 = Avx512F.Shuffle4x128(r1, r5, 0x88);
+        t2 = Avx512F.Shuffle4x128(r2, r6, 0x88); t3 = Avx512F.Shuffle4x128(r3, r7, 0x88);
+        t4 = Avx512F.Shuffle4x128(r0, r4, 0xDD); t5 = Avx512F.Shuffle4x128(r1, r5, 0xDD);
+        t6 = Avx512F.Shuffle4x128(r2, r6, 0xDD); t7 = Avx512F.Shuffle4x128(r3, r7, 0xDD);
+        t8 = Avx512F.Shuffle4x128(r8, r12, 0x88); t9 = Avx512F.Shuffle4x128(r9, r13, 0x88);
+        t10 = Avx512F.Shuffle4x128(r10, r14, 0x88); t11 = Avx512F.Shuffle4x128(r11, r15, 0x88);
+        t12 = Avx512F.Shuffle4x128(r8, r12, 0xDD); t13 = Avx512F.Shuffle4x128(r9, r13, 0xDD);
+        t14 = Avx512F.Shuffle4x128(r10, r14, 0xDD); t15 = Avx512F.Shuffle4x128(r11, r15, 0xDD);
+        Store(Avx512F.Shuffle4x128(t0, t8, 0x88), 0); Store(Avx512F.Shuffle4x128(t1, t9, 0x88), 1);
+        Store(Avx512F.Shuffle4x128(t2, t10, 0x88), 2); Store(Avx512F.Shuffle4x128(t3, t11, 0x88), 3);
+        Store(Avx512F.Shuffle4x128(t4, t12, 0x88), 4); Store(Avx512F.Shuffle4x128(t5, t13, 0x88), 5);
+        Store(Avx512F.Shuffle4x128(t6, t14, 0x88), 6); Store(Avx512F.Shuffle4x128(t7, t15, 0x88), 7);
+        Store(Avx512F.Shuffle4x128(t0, t8, 0xDD), 8); Store(Avx512F.Shuffle4x128(t1, t9, 0xDD), 9);
+        Store(Avx512F.Shuffle4x128(t2, t10, 0xDD), 10); Store(Avx512F.Shuffle4x128(t3, t11, 0xDD), 11);
+        Store(Avx512F.Shuffle4x128(t4, t12, 0xDD), 12); Store(Avx512F.Shuffle4x128(t5, t13, 0xDD), 13);
+        Store(Avx512F.Shuffle4x128(t6, t14, 0xDD), 14); Store(Avx512F.Shuffle4x128(t7, t15, 0xDD), 15);
+
+        void Store(Vector512<float> row, int i) { if (i < dstRows) Vector512.Store(row, dst + i * dstStride); }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
