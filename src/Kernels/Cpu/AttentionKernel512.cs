@@ -24,6 +24,7 @@ internal static unsafe partial class AttentionKernel
     private struct OneVector;
     private struct TwoVectors;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunLanes(Args a, int b, int h, int q0, int qn)
     {
         int d = a.D, tk = a.Tk, dc = (d + LanesCols - 1) / LanesCols * LanesCols;
@@ -81,6 +82,7 @@ internal static unsafe partial class AttentionKernel
     }
 
     /// <summary>One group of up to 16·NV queries against every key; writes the normalised output rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LanesGroup<TW>(in LanesFrame f, float* q, long qRow, int rows, float* output, long outStride) where TW : struct
     {
         bool two = typeof(TW) == typeof(TwoVectors);
