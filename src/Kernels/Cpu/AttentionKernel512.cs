@@ -51,7 +51,8 @@ internal static unsafe partial class AttentionKernel
         }
         var frame = new LanesFrame
         {
-            D = d, Dc = dc, Tk = tk, Scale = a.Scale, Qt = qt, St = st, Ot = ot, Mask = mask,
+            D = d, Dc = dc, Tk = tk, Scale = a.Scale, Masked = maskSrc != null,
+            Prescaled = a.Scale <= 1f && float.IsNormal(a.Scale) && (BitConverter.SingleToInt32Bits(a.Scale) & 0x807FFFFF) == 0, Qt = qt, St = st, Ot = ot, Mask = mask,
             K = (float*)a.K + b * a.KBatch + h * d, KRow = a.KRow, V = vSrc, VRow = vRow,
         };
         float* qSrc = (float*)a.Q + b * a.QBatch + (long)q0 * a.QRow + h * d;
@@ -71,6 +72,9 @@ internal static unsafe partial class AttentionKernel
         public required int Dc { get; init; }
         public required int Tk { get; init; }
         public required float Scale { get; init; }
+        /// <summary>Scale is a power of two ≤ 1: Qᵀ is pre-multiplied, exactly the rounding of (q·k)·scale.</summary>
+        public required bool Prescaled { get; init; }
+        public required bool Masked { get; init; }
         public required float* Qt { get; init; }
         public required float* St { get; init; }
         public required float* Ot { get; init; }
@@ -103,6 +107,8 @@ internal static unsafe partial class AttentionKernel
             }
         }
         var scale = Vector512.Create(f.Scale);
+        if (f.Prescaled)
+            for (int i = 0; i < d * qs; i += 16) Vector512.Store(Vector512.Load(qt + i) * scale, qt + i);
         var m0 = Vector512.Create(float.NegativeInfinity); var m1 = m0;
         Vector512<float> l0 = default, l1 = default;
         for (int j0 = 0; j0 < tk; j0 += LanesBlock)
@@ -136,15 +142,27 @@ internal static unsafe partial class AttentionKernel
                 }
                 float* sc = st + c * qs;
                 float* mk = f.Mask + j;
-                // fp32 semantics of the reference: (score·scale) rounded, then + mask.
-                Score(s00, s01, scale, mk[0], sc, qs, two, ref bm0, ref bm1);
-                Score(s10, s11, scale, mk[1], sc + qs, qs, two, ref bm0, ref bm1);
-                Score(s20, s21, scale, mk[2], sc + 2 * qs, qs, two, ref bm0, ref bm1);
-                Score(s30, s31, scale, mk[3], sc + 3 * qs, qs, two, ref bm0, ref bm1);
-                Score(s40, s41, scale, mk[4], sc + 4 * qs, qs, two, ref bm0, ref bm1);
-                Score(s50, s51, scale, mk[5], sc + 5 * qs, qs, two, ref bm0, ref bm1);
-                Score(s60, s61, scale, mk[6], sc + 6 * qs, qs, two, ref bm0, ref bm1);
-                Score(s70, s71, scale, mk[7], sc + 7 * qs, qs, two, ref bm0, ref bm1);
+                // fp32 semantics of the reference: (score·scale) rounded, then + mask (skipped where it is 0 and
+                // the scale was folded into Qᵀ; the last chunk's padded keys always take their -inf).
+                if (f.Prescaled && !f.Masked && j + LanesKeys <= tk)
+                {
+                    Keep(s00, s01, sc, qs, two, ref bm0, ref bm1); Keep(s10, s11, sc + qs, qs, two, ref bm0, ref bm1);
+                    Keep(s20, s21, sc + 2 * qs, qs, two, ref bm0, ref bm1); Keep(s30, s31, sc + 3 * qs, qs, two, ref bm0, ref bm1);
+                    Keep(s40, s41, sc + 4 * qs, qs, two, ref bm0, ref bm1); Keep(s50, s51, sc + 5 * qs, qs, two, ref bm0, ref bm1);
+                    Keep(s60, s61, sc + 6 * qs, qs, two, ref bm0, ref bm1); Keep(s70, s71, sc + 7 * qs, qs, two, ref bm0, ref bm1);
+                }
+                else
+                {
+                    bool sv = !f.Prescaled;
+                    Score(s00, s01, scale, sv, mk[0], sc, qs, two, ref bm0, ref bm1);
+                    Score(s10, s11, scale, sv, mk[1], sc + qs, qs, two, ref bm0, ref bm1);
+                    Score(s20, s21, scale, sv, mk[2], sc + 2 * qs, qs, two, ref bm0, ref bm1);
+                    Score(s30, s31, scale, sv, mk[3], sc + 3 * qs, qs, two, ref bm0, ref bm1);
+                    Score(s40, s41, scale, sv, mk[4], sc + 4 * qs, qs, two, ref bm0, ref bm1);
+                    Score(s50, s51, scale, sv, mk[5], sc + 5 * qs, qs, two, ref bm0, ref bm1);
+                    Score(s60, s61, scale, sv, mk[6], sc + 6 * qs, qs, two, ref bm0, ref bm1);
+                    Score(s70, s71, scale, sv, mk[7], sc + 7 * qs, qs, two, ref bm0, ref bm1);
+                }
             }
             // Online softmax, all vertical: new max, correction of the old sum and output, P = exp(S - max).
             var n0 = Vector512.Max(m0, bm0); var n1 = two ? Vector512.Max(m1, bm1) : default;
@@ -277,16 +295,24 @@ internal static unsafe partial class AttentionKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Score(Vector512<float> s0, Vector512<float> s1, Vector512<float> scale, float mask, float* dst, int qs, bool two,
+    private static void Keep(Vector512<float> s0, Vector512<float> s1, float* dst, int qs, bool two, ref Vector512<float> max0, ref Vector512<float> max1)
+    {
+        Vector512.Store(s0, dst);
+        max0 = Vector512.Max(max0, s0);
+        if (two) { Vector512.Store(s1, dst + 16); max1 = Vector512.Max(max1, s1); }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Score(Vector512<float> s0, Vector512<float> s1, Vector512<float> scale, bool multiply, float mask, float* dst, int qs, bool two,
         ref Vector512<float> max0, ref Vector512<float> max1)
     {
         var mv = Vector512.Create(mask);
-        var x0 = s0 * scale + mv;
+        var x0 = (multiply ? s0 * scale : s0) + mv;
         Vector512.Store(x0, dst);
         max0 = Vector512.Max(max0, x0);
         if (two)
         {
-            var x1 = s1 * scale + mv;
+            var x1 = (multiply ? s1 * scale : s1) + mv;
             Vector512.Store(x1, dst + 16);
             max1 = Vector512.Max(max1, x1);
         }
