@@ -64,6 +64,42 @@ public class AttentionTests
         AssertClose(expected, cpu.Attention(q, k, v, h, 0.25f, mask, false, out _), x => 2e-6 * (1 + Math.Abs(x)), "packed qkv views");
     }
 
+    /// <summary>
+    /// The AVX-512 query-lanes path (taken without probabilities): query counts around its 16/32-lane groups,
+    /// key counts around its 8-key chunks and 64-key blocks, head widths off its 8- and 16-column tiles.
+    /// </summary>
+    public static IEnumerable<object[]> LanesCases()
+    {
+        int[][] shapes = [[1, 2, 1, 9, 1], [2, 1, 16, 8, 17], [1, 3, 17, 65, 64], [1, 1, 32, 64, 80], [2, 2, 33, 130, 16],
+            [1, 1, 70, 7, 24], [1, 2, 47, 129, 64], [1, 1, 5, 1, 8]];
+        foreach (var threads in new[] { 1, 2 })
+            foreach (var s in shapes)
+                yield return [threads, s[0], s[1], s[2], s[3], s[4]];
+    }
+
+    [Theory]
+    [MemberData(nameof(LanesCases))]
+    public void Avx512_lanes_path_matches_reference(int threads, int b, int h, int tq, int tk, int d)
+    {
+        if (SimdSupport.Detected < SimdLevel.Avx512) return; // nothing to exercise on this machine
+        using var cpu = new CpuBackend(threads, SimdLevel.Avx512);
+        // Packed QKV with a row stride of 3·h·d plus one spare column: q, k, v are strided, non-contiguous views.
+        var qkv = Random(8, b, Math.Max(tq, tk), 3 * h * d + 1);
+        var q = qkv.Narrow(1, 0, tq).Narrow(2, 0, h * d);
+        var k = qkv.Narrow(1, 0, tk).Narrow(2, h * d, h * d);
+        var v = qkv.Narrow(1, 0, tk).Narrow(2, 2 * h * d + 1, h * d);
+        float scale = 1f / MathF.Sqrt(d);
+        var ninf = KeyMask(b, tk, true).ToFloatArray();
+        for (int j = 0; j < tk; j++) ninf[j] = float.NegativeInfinity; // batch 0 fully masked with -inf
+        foreach (var mask in new[] { null, KeyMask(b, tk, false), Tensor.FromArray(ninf, b, tk) })
+        {
+            var expected = Reference.Attention(q.Contiguous(), k.Contiguous(), v.Contiguous(), h, scale,
+                mask is null ? null : Tensor.FromArray(mask.ToFloatArray().Select(x => Math.Max(x, float.MinValue)).ToArray(), b, tk), false, out _);
+            var actual = cpu.Attention(q, k, v, h, scale, mask, false, out _);
+            AssertClose(expected, actual, x => 2e-6 * (1 + Math.Abs(x)), $"lanes b{b} h{h} tq{tq} tk{tk} d{d} mask={(mask is null ? "none" : "some")}");
+        }
+    }
+
     [Fact]
     public void Fully_masked_rows_are_uniform_even_with_negative_infinity()
     {
