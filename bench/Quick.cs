@@ -14,7 +14,8 @@ namespace BridgeTower.Bench;
 ///                                        is disposed, so its pooled buffer serves the next call (as the model's do)
 ///   quick gemm M N K --into              the same GEMM path as MatMul, into one preallocated C (as numpy's matmul(a, b, out=c))
 ///   (gemm, linear and attention also take --simd LEVEL to force a lower SimdLevel)
-///   quick linear M N K [--threads T]     y = x(M,K)·Wᵀ, W (N,K) packed once (the model's Linear)
+///   quick linear M N K [--threads T]     y = x(M,K)·Wᵀ, W (N,K) packed once (the model's Linear); --act gelu|quickgelu|tanh
+///                                        adds a bias and that activation in the epilogue
 ///   quick attention B H TQ TK D [--threads T]
 ///   quick peak [--threads T]             independent FMA chains on T threads (Vector256, and Vector512 where accelerated)
 ///   quick kernel [256|512]               the GEMM micro-kernel alone on cache-resident panels, one thread
@@ -26,6 +27,8 @@ public static class Quick
     /// <summary>--simd Avx2Fma|Avx512|Vector128|Scalar forces a lower level for gemm/linear/attention (default: detected).</summary>
     private static SimdLevel? s_simd;
     /// <summary>--into: gemm writes into one preallocated C instead of MatMul's pooled output tensor.</summary>
+    /// <summary>--act Gelu|QuickGelu|Tanh: linear applies it with a bias in its epilogue, as the model's FFN does.</summary>
+    private static Activation s_activation = Activation.None;
     private static bool s_into;
 
     public static int Run(string[] args)
@@ -39,6 +42,7 @@ public static class Quick
                 if (args[i] == "--threads" && i + 1 < args.Length) threads = int.Parse(args[++i]);
                 else if (args[i] == "--into") s_into = true;
                 else if (args[i] == "--simd" && i + 1 < args.Length) s_simd = Enum.Parse<SimdLevel>(args[++i], ignoreCase: true);
+                else if (args[i] == "--act" && i + 1 < args.Length) s_activation = Enum.Parse<Activation>(args[++i], ignoreCase: true);
                 else rest.Add(args[i]);
             }
             if (rest.Count == 0) return Usage();
@@ -68,7 +72,7 @@ public static class Quick
 
     private static int Usage()
     {
-        Console.Error.WriteLine("usage: quick gemm|linear|parts M N K [--threads T] [--into] | quick attention B H TQ TK D [--threads T] | quick peak [--threads T] | quick kernel [256|512]");
+        Console.Error.WriteLine("usage: quick gemm|linear|parts M N K [--threads T] [--into] [--act gelu|quickgelu|tanh] | quick attention B H TQ TK D [--threads T] | quick peak [--threads T] | quick kernel [256|512]");
         return 2;
     }
 
@@ -87,8 +91,8 @@ public static class Quick
         Action call;
         if (prepacked)
         {
-            var w = cpu.PrepareLinear(Random(2, n, k), null);
-            call = () => cpu.Linear(a, w).Dispose(); // results go back to the pool, as the model gives back its intermediates
+            var w = cpu.PrepareLinear(Random(2, n, k), s_activation == Activation.None ? null : Random(3, n));
+            call = () => cpu.Linear(a, w, s_activation).Dispose(); // results go back to the pool, as the model gives back its intermediates
         }
         else
         {

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using BridgeTower.Kernels;
 using BridgeTower.Kernels.Cpu;
 using BridgeTower.Kernels.Reference;
@@ -28,6 +30,26 @@ public class ActivationTests
         var x = Grid(200_001, -10f, 10f);
         // The bound: within 1e-6 of torch's erf GELU (fp32 rounding of 10 alone is 4.8e-7).
         AssertClose(Reference.Activate(x, Activation.Gelu), cpu.Activate(x, Activation.Gelu), _ => 1e-6, "gelu");
+    }
+
+    private static double Ulp(double expected) =>
+        Math.Max(Math.Abs(MathF.BitIncrement((float)expected) - (float)expected), float.Epsilon);
+
+    [Fact]
+    public void Vector_erf_is_within_two_ulp_of_double_erf()
+    {
+        if (!Fma.IsSupported) return;
+        var lanes = new float[8];
+        for (int i = 0; i <= 100_000; i += 8)
+        {
+            for (int l = 0; l < 8; l++) lanes[l] = -6f + 12f * (i + l) / 100_000;
+            var y = VectorMath.Erf(Vector256.Create(lanes));
+            for (int l = 0; l < 8; l++)
+            {
+                double expected = ReferenceBackend.Erf(lanes[l]);
+                Assert.True(Math.Abs(y[l] - expected) <= 2 * Ulp(expected), $"erf({lanes[l]}) = {y[l]}, expected {expected}");
+            }
+        }
     }
 
     [Fact]
