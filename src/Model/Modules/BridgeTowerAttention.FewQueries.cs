@@ -16,7 +16,7 @@ namespace BridgeTower.Model.Modules;
 public sealed partial class BridgeTowerAttention
 {
     /// <summary>scale·W_k as (H, d, H_in), W_v as (H, d, H_in), b_v (H·d); null when not kept for this layer.</summary>
-    private Tensor? _absorbedKey, _absorbedValue, _valueBias;
+    private Tensor? _fewQueriesKey, _fewQueriesValue, _fewQueriesValueBias;
 
     private void KeepFewQueriesWeights(WeightBinder w, string prefix, int hidden)
     {
@@ -24,9 +24,9 @@ public sealed partial class BridgeTowerAttention
         // scale = 1/√64 is a power of two for the hub configs, so folding it into W_k changes no bit.
         var key = w.F32($"{prefix}.self.key.weight", hidden, hidden).ToFloatArray();
         for (int i = 0; i < key.Length; i++) key[i] *= _scale;
-        _absorbedKey = Tensor.FromArray(key, _heads, d, hidden);
-        _absorbedValue = w.F32($"{prefix}.self.value.weight", hidden, hidden).Reshape(_heads, d, hidden);
-        _valueBias = w.F32($"{prefix}.self.value.bias", hidden);
+        _fewQueriesKey = Tensor.FromArray(key, _heads, d, hidden);
+        _fewQueriesValue = w.F32($"{prefix}.self.value.weight", hidden, hidden).Reshape(_heads, d, hidden);
+        _fewQueriesValueBias = w.F32($"{prefix}.self.value.bias", hidden);
     }
 
     /// <summary>
@@ -44,7 +44,7 @@ public sealed partial class BridgeTowerAttention
     /// <summary>The attention context (B, Tq, H·d) by the absorbed route, or null where it does not apply or costs more.</summary>
     internal Tensor? FewQueriesContext(Tensor x, Tensor source, Tensor? mask, bool wantProbabilities, int batch)
     {
-        if (_absorbedKey is null || mask is not null || wantProbabilities) return null;
+        if (_fewQueriesKey is null || mask is not null || wantProbabilities) return null;
         int bq = x.Dim(0), tq = x.Dim(1), bs = source.Dim(0), tk = source.Dim(1), hidden = x.Dim(2);
         if (!FewQueriesIsCheaper(bq, tq, bs, tk, batch, hidden)) return null;
         int h = _heads, d = hidden / h;
@@ -52,7 +52,7 @@ public sealed partial class BridgeTowerAttention
 
         // u[h, (b,t)] = scale·W_k,hᵀ q[b, t, h]: (H, Bq·Tq, H_in), regrouped per batch row as (Bq, H·Tq, H_in).
         var q = temps.Add(Query.Forward(x));
-        var u = temps.Add(_backend.MatMul(q.Reshape(bq * tq, h, d).Permute(1, 0, 2), _absorbedKey));
+        var u = temps.Add(_backend.MatMul(q.Reshape(bq * tq, h, d).Permute(1, 0, 2), _fewQueriesKey));
         var uRows = temps.Add(u.Reshape(h, bq, tq, hidden).Permute(1, 0, 2, 3).Contiguous());
         if (bq == 1 && batch > 1) uRows = temps.Add(TensorOps.RepeatBatch(uRows, batch));
 
@@ -73,8 +73,8 @@ public sealed partial class BridgeTowerAttention
 
         // context[b, t, h] = W_v,h mixed[b, h, t] + b_v,h: per head (H, B·Tq, H_in)·W_v,hᵀ, back to (B, Tq, H·d).
         var perHead = temps.Add(mixed.Reshape(batch, h, tq, hidden).Permute(1, 0, 2, 3).Contiguous()).Reshape(h, batch * tq, hidden);
-        var perHeadContext = temps.Add(_backend.MatMul(perHead, _absorbedValue!, transposeB: true));
+        var perHeadContext = temps.Add(_backend.MatMul(perHead, _fewQueriesValue!, transposeB: true));
         var context = temps.Add(perHeadContext.Reshape(h, batch, tq, d).Permute(1, 2, 0, 3).Contiguous()).Reshape(batch, tq, hidden);
-        return _backend.AddScaled(context, _valueBias!);
+        return _backend.AddScaled(context, _fewQueriesValueBias!);
     }
 }
