@@ -9,7 +9,7 @@ namespace BridgeTower.Tests.Kernels;
 /// product of length K errs by about eps·√K·|a||b| (random-walk rounding), so the bound is
 /// 1e-6·√K·max|a|·max|b| (≈ 8·eps·√K): a blocking or indexing bug is off by O(|a||b|), far above it.
 /// </summary>
-public class GemmTests
+public unsafe class GemmTests
 {
     public static IEnumerable<object[]> Cases()
     {
@@ -42,6 +42,33 @@ public class GemmTests
         AssertClose(Reference.MatMul(a, b), cpu.MatMul(a, b), GemmTolerance(k, a, b), $"matmul {m}x{k}·{k}x{n}");
         var bt = Random(3, n, k);
         AssertClose(Reference.MatMul(a, bt, transposeB: true), cpu.MatMul(a, bt, transposeB: true), GemmTolerance(k, a, bt), $"matmul {m}x{k}·({n}x{k})ᵀ");
+    }
+
+    /// <summary>Past 512 rows all of B is packed into one scratch buffer; at 2 MB and above it is asked for huge pages.</summary>
+    [Fact]
+    public void MatMul_whose_packed_B_takes_huge_pages_matches_reference()
+    {
+        const int m = 520, n = 544, k = 1000; // packed B: 1000 x 544 floats = 2.2 MB
+        using var cpu = new CpuBackend(2);
+        var a = Random(1, m, k);
+        var b = Random(2, k, n);
+        var y = cpu.MatMul(a, b);
+        // Every column (every packed panel) on the first and last rows: the reference's full product takes 10 s.
+        foreach (int r0 in new[] { 0, m - 13 })
+            AssertClose(Reference.MatMul(a.Narrow(0, r0, 13), b), y.Narrow(0, r0, 13).Contiguous(), GemmTolerance(k, a, b), $"matmul {m}x{k}·{k}x{n} rows {r0}..");
+    }
+
+    [Fact]
+    public void Huge_page_advice_is_harmless_on_any_buffer()
+    {
+        var p = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(HugePages.Size, HugePages.Size);
+        try
+        {
+            HugePages.Advise(p, HugePages.Size);
+            new Span<byte>(p, (int)HugePages.Size).Fill(7);
+            Assert.Equal(7, p[HugePages.Size - 1]);
+        }
+        finally { System.Runtime.InteropServices.NativeMemory.AlignedFree(p); }
     }
 
     [Theory]

@@ -13,10 +13,25 @@ internal static unsafe class Scratch
     public const int PackA = 0, PackB = 1, Attention = 2, Tile = 3, Rows = 4, EdgeB = 5, SharedA = 6, PrivateB = 7;
     private const int Slots = 8;
 
-    private sealed class Buffer(long length) : IDisposable
+    private sealed class Buffer : IDisposable
     {
-        public readonly float* Pointer = (float*)NativeMemory.AlignedAlloc((nuint)(length * sizeof(float)), 64);
-        public readonly long Length = length;
+        public readonly float* Pointer;
+        public readonly long Length;
+
+        public Buffer(long length)
+        {
+            Length = length;
+            nuint bytes = (nuint)(length * sizeof(float));
+            if (bytes >= HugePages.Size)
+            {
+                // Packed operands of big GEMMs span thousands of 4 KB pages: more than the TLB holds.
+                bytes = (bytes + HugePages.Size - 1) / HugePages.Size * HugePages.Size;
+                Pointer = (float*)NativeMemory.AlignedAlloc(bytes, HugePages.Size);
+                HugePages.Advise(Pointer, bytes);
+            }
+            else Pointer = (float*)NativeMemory.AlignedAlloc(bytes, 64);
+        }
+
         ~Buffer() => NativeMemory.AlignedFree(Pointer);
         public void Dispose() { NativeMemory.AlignedFree(Pointer); GC.SuppressFinalize(this); }
     }
