@@ -26,7 +26,15 @@ internal sealed class TemporaryCheckpoint : IDisposable
 
     public static TemporaryCheckpoint Write(RandomWeights weights, TextWriter progress, CancellationToken cancellationToken)
     {
-        string directory = Directory.CreateTempSubdirectory("bridgetower-bench-").FullName;
+        string directory;
+        try
+        {
+            directory = Directory.CreateTempSubdirectory("bridgetower-bench-").FullName;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"--from-file: cannot create a temporary folder under {System.IO.Path.GetTempPath()} ({e.Message}); set TMPDIR to a writable folder");
+        }
         try
         {
             string path = System.IO.Path.Combine(directory, Checkpoint.SingleFileName);
@@ -39,6 +47,11 @@ internal sealed class TemporaryCheckpoint : IDisposable
                 return tensor;
             });
             return new TemporaryCheckpoint(directory, Checkpoint.Open(directory));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Directory.Delete(directory, recursive: true);
+            throw new CliException($"--from-file: cannot write {4 * weights.ParameterCount / 1e9:F2} GB of weights under {directory} ({e.Message})");
         }
         catch
         {
