@@ -21,12 +21,8 @@ public sealed partial class BridgeTowerAttention
     private void KeepFewKeysWeights(WeightBinder w, string prefix, int hidden)
     {
         int d = hidden / _heads;
-        var query = w.F32($"{prefix}.self.query.weight", hidden, hidden).ToFloatArray();
-        var queryBias = w.F32($"{prefix}.self.query.bias", hidden).ToFloatArray();
-        for (int i = 0; i < query.Length; i++) query[i] *= _scale;
-        for (int i = 0; i < queryBias.Length; i++) queryBias[i] *= _scale;
-        _fewKeysQuery = Tensor.FromArray(query, _heads, d, hidden);
-        _fewKeysQueryBias = Tensor.FromArray(queryBias, _heads, d, 1);
+        _fewKeysQuery = ScaledCopy(w.F32($"{prefix}.self.query.weight", hidden, hidden), _heads, d, hidden);
+        _fewKeysQueryBias = ScaledCopy(w.F32($"{prefix}.self.query.bias", hidden), _heads, d, 1);
         // W_o is (out, in): head h's block is columns [h·d, (h+1)·d), wanted as rows (d, out).
         _fewKeysOutput = w.F32($"{prefix}.output.dense.weight", hidden, hidden).Reshape(hidden, _heads, d).Permute(1, 2, 0).Contiguous();
         _fewKeysOutputBias = w.F32($"{prefix}.output.dense.bias", hidden);

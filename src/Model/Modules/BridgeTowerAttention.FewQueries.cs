@@ -22,11 +22,17 @@ public sealed partial class BridgeTowerAttention
     {
         int d = hidden / _heads;
         // scale = 1/√64 is a power of two for the hub configs, so folding it into W_k changes no bit.
-        var key = w.F32($"{prefix}.self.key.weight", hidden, hidden).ToFloatArray();
-        for (int i = 0; i < key.Length; i++) key[i] *= _scale;
-        _fewQueriesKey = Tensor.FromArray(key, _heads, d, hidden);
+        _fewQueriesKey = ScaledCopy(w.F32($"{prefix}.self.key.weight", hidden, hidden), _heads, d, hidden);
         _fewQueriesValue = w.F32($"{prefix}.self.value.weight", hidden, hidden).Reshape(_heads, d, hidden);
         _fewQueriesValueBias = w.F32($"{prefix}.self.value.bias", hidden);
+    }
+
+    /// <summary>_scale·<paramref name="t"/> as a new tensor of <paramref name="shape"/>: the routes fold the softmax scale into a weight.</summary>
+    private Tensor ScaledCopy(Tensor t, params int[] shape)
+    {
+        var values = t.ToFloatArray();
+        for (int i = 0; i < values.Length; i++) values[i] *= _scale;
+        return Tensor.FromArray(values, shape);
     }
 
     /// <summary>
