@@ -140,6 +140,7 @@ public sealed class BenchCommand : ICommand
                 cancellationToken.ThrowIfCancellationRequested();
                 bool first = r == -warmup;
                 backend.Timing = profile && r >= 0;
+                backend.Section = measured[m].Label;
                 if (first) backend.ResetFlops();
                 var cpuBefore = process.TotalProcessorTime;
                 var watch = Stopwatch.StartNew();
@@ -186,7 +187,8 @@ public sealed class BenchCommand : ICommand
             output.WriteLine(string.Format(c, "cache speed-up: {0:F2}x against one uncached batch, {1:F2}x against the pairs one at a time (uncached median / cached median)",
                 Median(measured[0].Ms.Order().ToList()) / median, Median(measured[1].Ms.Order().ToList()) / median));
         output.WriteLine(string.Format(c, "peak memory: {0:F2} GB working set ({1:F2}x the fp32 weights)", peak / 1e9, peak / (double)weightBytes));
-        if (profile) WriteProfile(progress, backend, runs, cacheMode, measured.Sum(m => m.Ms.Sum()));
+        if (profile)
+            foreach (var m in measured) WriteProfile(progress, backend, runs, cacheMode ? m.Label : null, m.Label, m.Ms.Sum());
         output.WriteLine(string.Format(c, "median_ms: {0:F1}", median));
         return CommandLine.ExitOk;
     }
@@ -194,11 +196,12 @@ public sealed class BenchCommand : ICommand
     private static double Median(List<double> sorted) =>
         sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
 
-    private static void WriteProfile(TextWriter w, ProfilingBackend backend, int runs, bool cacheMode, double totalMs)
+    /// <param name="title">the forward's label in cache mode, else null</param>
+    private static void WriteProfile(TextWriter w, ProfilingBackend backend, int runs, string? title, string section, double totalMs)
     {
-        w.WriteLine($"profile (per run, {runs} runs{(cacheMode ? ", uncached, one-at-a-time and cached forwards together" : "")}):");
+        w.WriteLine($"profile{(title is null ? "" : $" of the {title} forward")} (per run, {runs} runs):");
         double inOps = 0;
-        foreach (var (op, calls, time, flops) in backend.Report())
+        foreach (var (op, calls, time, flops) in backend.Report(section))
         {
             inOps += time.TotalMilliseconds;
             w.WriteLine(string.Format(CultureInfo.InvariantCulture, "  {0,-36} {1,6} calls {2,10:F1} ms {3}",

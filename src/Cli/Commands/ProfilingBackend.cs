@@ -11,7 +11,7 @@ namespace BridgeTower.Cli.Commands;
 /// </summary>
 internal sealed class ProfilingBackend(IBackend inner) : IBackend
 {
-    private readonly Dictionary<string, (long Calls, long Ticks, double Flops)> _ops = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Section, string Op), (long Calls, long Ticks, double Flops)> _ops = [];
 
     public IBackend Inner { get; } = inner;
     public string Name => Inner.Name;
@@ -19,13 +19,15 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
     public double Flops { get; private set; }
     /// <summary>Record per-operation timings (a Stopwatch read around each call).</summary>
     public bool Timing { get; set; }
+    /// <summary>Timings are kept apart per section (the bench's uncached, one-at-a-time and cached forwards).</summary>
+    public string Section { get; set; } = "";
 
     public void ResetFlops() => Flops = 0;
 
-    /// <summary>Operation kinds by total time, longest first.</summary>
-    public IEnumerable<(string Op, long Calls, TimeSpan Time, double Flops)> Report() =>
-        _ops.OrderByDescending(kv => kv.Value.Ticks)
-            .Select(kv => (kv.Key, kv.Value.Calls, TimeSpan.FromSeconds(kv.Value.Ticks / (double)Stopwatch.Frequency), kv.Value.Flops));
+    /// <summary>Operation kinds of one section by total time, longest first.</summary>
+    public IEnumerable<(string Op, long Calls, TimeSpan Time, double Flops)> Report(string section = "") =>
+        _ops.Where(kv => kv.Key.Section == section).OrderByDescending(kv => kv.Value.Ticks)
+            .Select(kv => (kv.Key.Op, kv.Value.Calls, TimeSpan.FromSeconds(kv.Value.Ticks / (double)Stopwatch.Frequency), kv.Value.Flops));
 
     private T Measure<T>(string op, double flops, Func<T> call)
     {
@@ -34,8 +36,8 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
         long start = Stopwatch.GetTimestamp();
         var result = call();
         long ticks = Stopwatch.GetTimestamp() - start;
-        var (calls, total, f) = _ops.GetValueOrDefault(op);
-        _ops[op] = (calls + 1, total + ticks, f + flops);
+        var (calls, total, f) = _ops.GetValueOrDefault((Section, op));
+        _ops[(Section, op)] = (calls + 1, total + ticks, f + flops);
         return result;
     }
 
@@ -75,7 +77,7 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
     {
         int m = a.Dim(-2), k = a.Dim(-1), n = transposeB ? b.Dim(-2) : b.Dim(-1);
         double batch = a.Rank == 3 ? a.Dim(0) : 1;
-        return Measure("matmul", 2.0 * batch * m * k * n, () => Inner.MatMul(a, b, transposeB));
+        return Measure($"matmul {(a.Rank == 3 ? $"{a.Dim(0)}x " : "")}{m}x{k}·{k}x{n}", 2.0 * batch * m * k * n, () => Inner.MatMul(a, b, transposeB));
     }
 
     public void Dispose() => Inner.Dispose();
