@@ -42,7 +42,11 @@ public class BenchCommandTests
             var (code, lines) = Bench("--config", dir, "--task", task, option, value, "--text-len", "5", "--runs", "2", "--warmup", "0", "--profile");
             Assert.Equal(0, code);
             AssertReport(lines);
-            if (option == "--texts-per-image") Assert.Contains(lines, l => l.StartsWith("cache speed-up: ", StringComparison.Ordinal));
+            if (option == "--texts-per-image")
+            {
+                Assert.Contains(lines, l => l.StartsWith("cache speed-up: ", StringComparison.Ordinal));
+                Assert.Contains(lines, l => l.StartsWith("cache speed-up, image encoded beforehand: ", StringComparison.Ordinal));
+            }
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
