@@ -21,8 +21,6 @@ internal readonly unsafe struct GemmEpilogue
         ResidualStride = residualStride;
     }
 
-    private static readonly bool s_no512 = Environment.GetEnvironmentVariable("BT_EPI256") == "1"; // TEMP A/B
-
     public bool IsNone => Bias == null && Activation == Activation.None && Residual == null;
 
     /// <summary>Applies to C[row0.., col0..] (rows x cols) where c points at that element and ldc is C's row stride.</summary>
@@ -32,7 +30,7 @@ internal readonly unsafe struct GemmEpilogue
         // are double-pumped, so the gain is half the instructions for the front end, not more arithmetic.
         if (simd >= SimdLevel.Avx2Fma && Activation != Activation.Tanh)
         {
-            bool wide = simd >= SimdLevel.Avx512 && !s_no512; // TEMP A/B
+            bool wide = simd >= SimdLevel.Avx512;
             switch (Activation)
             {
                 case Activation.Gelu: ApplyVector<GeluActivation>(c, ldc, row0, col0, rows, cols, wide); return;
