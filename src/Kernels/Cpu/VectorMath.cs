@@ -83,7 +83,7 @@ internal static partial class VectorMath
         r = Fma.MultiplyAdd(r, t, Vector256.Create(-1.06777877e-1f));
         r = Fma.MultiplyAdd(r, t, Vector256.Create(-6.34846687e-1f));
         r = Fma.MultiplyAdd(r, t, Vector256.Create(-1.28717512e-1f));
-        r = Fma.MultiplySubtract(r, t, t); // in [-17, -0.9] for t in (ErfSplit, ErfSaturation]
+        r = Fma.MultiplySubtract(r, t, t); // ln erfc(t): about [-18, -1.6] for t in (ErfSplit, ErfSaturation]
         var large = Vector256<float>.One - ExpInRange(r);
 
         var p = Fma.MultiplyAdd(Vector256.Create(-5.96761703e-4f), s, Vector256.Create(4.99119423e-3f));
