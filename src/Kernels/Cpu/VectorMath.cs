@@ -9,10 +9,15 @@ namespace BridgeTower.Kernels.Cpu;
 /// N. Juffa's two-range minimax polynomials (max error about 1 ulp; checked against a double erf
 /// in the tests), so GELU stays within 1e-7 relative of the exact erf form.
 /// </summary>
-internal static class VectorMath
+internal static partial class VectorMath
 {
     private const float ErfSplit = 0.927734375f;
     private const float InvSqrt2 = 0.70710678118654752f;
+    private const float Sqrt2 = 1.41421356237309505f;
+    // erf(t) rounds to 1 in fp32 from t ≈ 3.92; clamping there keeps the exp argument in range.
+    private const float ErfSaturation = 4f;
+    // -QuickGeluAlpha·QuickGeluFloor stays below ExpMax.
+    private const float QuickGeluFloor = -51.5f;
     private const float QuickGeluAlpha = 1.702f;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -62,38 +67,99 @@ internal static class VectorMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Erf(Vector256<float> a)
     {
-        var t = Vector256.Abs(a);
-        var s = a * a;
+        // minps returns its second operand when either is NaN, so a NaN stays NaN (and takes the small branch).
+        var t = Avx.Min(Vector256.Create(ErfSaturation), Vector256.Abs(a));
+        return Vector256.ConditionalSelect(Vector256.Create(-0f), a, ErfOfAbs(t)); // copysign
+    }
+
+    /// <summary>erf(t) for 0 ≤ t ≤ <see cref="ErfSaturation"/> (or NaN).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ErfOfAbs(Vector256<float> t)
+    {
+        var s = t * t;
         var r = Fma.MultiplyAdd(Vector256.Create(-1.72853470e-5f), t, Vector256.Create(3.83197126e-4f));
         var u = Fma.MultiplyAdd(Vector256.Create(-3.88396438e-3f), t, Vector256.Create(2.42546219e-2f));
         r = Fma.MultiplyAdd(r, s, u);
         r = Fma.MultiplyAdd(r, t, Vector256.Create(-1.06777877e-1f));
         r = Fma.MultiplyAdd(r, t, Vector256.Create(-6.34846687e-1f));
         r = Fma.MultiplyAdd(r, t, Vector256.Create(-1.28717512e-1f));
-        r = Fma.MultiplyAdd(r, t, -t);
-        var large = Vector256<float>.One - Vector256.Exp(r);
-        large = Vector256.ConditionalSelect(Vector256.Create(-0f), a, large); // copysign(large, a)
+        r = Fma.MultiplySubtract(r, t, t); // ln erfc(t): about [-18, -1.6] for t in (ErfSplit, ErfSaturation]
+        var large = Vector256<float>.One - ExpInRange(r);
 
-        var p = Vector256.Create(-5.96761703e-4f);
-        p = Fma.MultiplyAdd(p, s, Vector256.Create(4.99119423e-3f));
+        var p = Fma.MultiplyAdd(Vector256.Create(-5.96761703e-4f), s, Vector256.Create(4.99119423e-3f));
         p = Fma.MultiplyAdd(p, s, Vector256.Create(-2.67681349e-2f));
         p = Fma.MultiplyAdd(p, s, Vector256.Create(1.12819925e-1f));
         p = Fma.MultiplyAdd(p, s, Vector256.Create(-3.76125336e-1f));
         p = Fma.MultiplyAdd(p, s, Vector256.Create(1.28379166e-1f));
-        var small = Fma.MultiplyAdd(p, a, a);
+        var small = Fma.MultiplyAdd(p, t, t);
         return Vector256.ConditionalSelect(Vector256.GreaterThan(t, Vector256.Create(ErfSplit)), large, small);
     }
 
+    /// <summary>
+    /// x·Φ(x) = x/2 + |x|/2·erf(|x|/√2): erf is odd, so working on |x| needs no copysign.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Gelu(Vector256<float> x)
     {
         var half = Vector256.Create(0.5f) * x;
-        return Fma.MultiplyAdd(half, Erf(x * Vector256.Create(InvSqrt2)), half);
+        var absHalf = Vector256.Abs(half);
+        var t = Avx.Min(Vector256.Create(ErfSaturation), absHalf * Vector256.Create(Sqrt2)); // |x|/√2, NaN kept
+        return Fma.MultiplyAdd(absHalf, ErfOfAbs(t), half);
     }
 
+    /// <summary>
+    /// x/(1 + exp(-1.702x)). x is floored at <see cref="QuickGeluFloor"/> (below it the result is ~1e-37, not x/inf),
+    /// and the exp argument at <see cref="ExpMin"/> (where 1 + exp is already exactly 1).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> QuickGelu(Vector256<float> x)
-        => x / (Vector256<float>.One + Vector256.Exp(x * Vector256.Create(-QuickGeluAlpha)));
+    {
+        var xc = Avx.Max(Vector256.Create(QuickGeluFloor), x); // maxps keeps its second operand's NaN
+        var z = Avx.Max(xc * Vector256.Create(-QuickGeluAlpha), Vector256.Create(ExpMin));
+        return xc / (Vector256<float>.One + ExpInRange(z));
+    }
+
+    /// <inheritdoc cref="ErfOfAbs(Vector256{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> ErfOfAbs(Vector512<float> t)
+    {
+        var s = t * t;
+        var r = Avx512F.FusedMultiplyAdd(Vector512.Create(-1.72853470e-5f), t, Vector512.Create(3.83197126e-4f));
+        var u = Avx512F.FusedMultiplyAdd(Vector512.Create(-3.88396438e-3f), t, Vector512.Create(2.42546219e-2f));
+        r = Avx512F.FusedMultiplyAdd(r, s, u);
+        r = Avx512F.FusedMultiplyAdd(r, t, Vector512.Create(-1.06777877e-1f));
+        r = Avx512F.FusedMultiplyAdd(r, t, Vector512.Create(-6.34846687e-1f));
+        r = Avx512F.FusedMultiplyAdd(r, t, Vector512.Create(-1.28717512e-1f));
+        r = Avx512F.FusedMultiplySubtract(r, t, t);
+        var large = Vector512<float>.One - ExpInRange(r);
+
+        var p = Avx512F.FusedMultiplyAdd(Vector512.Create(-5.96761703e-4f), s, Vector512.Create(4.99119423e-3f));
+        p = Avx512F.FusedMultiplyAdd(p, s, Vector512.Create(-2.67681349e-2f));
+        p = Avx512F.FusedMultiplyAdd(p, s, Vector512.Create(1.12819925e-1f));
+        p = Avx512F.FusedMultiplyAdd(p, s, Vector512.Create(-3.76125336e-1f));
+        p = Avx512F.FusedMultiplyAdd(p, s, Vector512.Create(1.28379166e-1f));
+        var small = Avx512F.FusedMultiplyAdd(p, t, t);
+        return Vector512.ConditionalSelect(Vector512.GreaterThan(t, Vector512.Create(ErfSplit)), large, small);
+    }
+
+    /// <inheritdoc cref="Gelu(Vector256{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Gelu(Vector512<float> x)
+    {
+        var half = Vector512.Create(0.5f) * x;
+        var absHalf = Vector512.Abs(half);
+        var t = Avx512F.Min(Vector512.Create(ErfSaturation), absHalf * Vector512.Create(Sqrt2));
+        return Avx512F.FusedMultiplyAdd(absHalf, ErfOfAbs(t), half);
+    }
+
+    /// <inheritdoc cref="QuickGelu(Vector256{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> QuickGelu(Vector512<float> x)
+    {
+        var xc = Avx512F.Max(Vector512.Create(QuickGeluFloor), x);
+        var z = Avx512F.Max(xc * Vector512.Create(-QuickGeluAlpha), Vector512.Create(ExpMin));
+        return xc / (Vector512<float>.One + ExpInRange(z));
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Apply(Vector256<float> x, Activation activation) => activation switch
