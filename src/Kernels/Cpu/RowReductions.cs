@@ -71,7 +71,9 @@ internal static unsafe class RowReductions
             Vector256<float> acc = default;
             for (; i <= n - 8; i += 8)
             {
-                var e = Vector256.Exp(Vector256.Load(x + i) - m);
+                // x - max <= 0; clamped at ExpMin a masked score (float.MinValue) weighs e^-86 ~ 4e-38 instead of 0,
+                // far below the rounding of a sum that is at least 1.
+                var e = VectorMath.ExpInRange(Vector256.Max(Vector256.Load(x + i) - m, Vector256.Create(VectorMath.ExpMin)));
                 Vector256.Store(e, y + i);
                 acc += e;
             }
