@@ -184,9 +184,8 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
                 textBridge = TextBridgeInput(textStates[_split + k]);
                 crossText = CrossModalTextLinkTower[k - 1].Forward(textBridge, prevText);
                 textBridge.Dispose();
-                imageBridge = TensorOps.RepeatBatch(image.BridgeInputs[k], batch);
-                crossImage = CrossModalImageLinkTower[k - 1].Forward(imageBridge, prevImage!);
-                imageBridge.DisposeIfCopyOf(image.BridgeInputs[k]);
+                // A batch-1 image's bridge input is shared by the B rows of prevImage (the link tower broadcasts it).
+                crossImage = CrossModalImageLinkTower[k - 1].Forward(image.BridgeInputs[k], prevImage!);
                 if (!keepStates)
                 {
                     prevText.Dispose();

@@ -53,6 +53,8 @@ public sealed partial class BridgeTowerAttention
         var c = PerSourceRow(temps, temps.Add(_backend.MatMul(k, _fewKeysQueryBias!)), h, bs, tk).Reshape(bs, h * tk);
         var z = PerSourceRow(temps, temps.Add(_backend.MatMul(v, _fewKeysOutput!)), h, bs, tk);
 
+        if (bq == 1 && batch > 1) return SharedQueriesDense(temps, x.Select(0, 0), g, c, z, mask, batch, tk);
+
         // scores (B, Tq, H·Tk) = x·gᵀ + c + mask, the constant terms laid out per query row.
         var xs = TensorOps.RepeatBatch(x, batch);
         if (!ReferenceEquals(xs, x)) temps.Add(xs); // never the caller's tensor
@@ -64,6 +66,23 @@ public sealed partial class BridgeTowerAttention
         var dense = temps.Add(bs == 1
             ? _backend.MatMul(p.Reshape(batch * tq, h * tk), z.Select(0, 0))
             : _backend.MatMul(p, z)).Reshape(batch, tq, hidden);
+        return _backend.AddScaled(dense, _fewKeysOutputBias!);
+    }
+
+    /// <summary>
+    /// One query stream (Tq, H_in) shared by B key batches (a cached image's layer-0 rows against B texts): every
+    /// batch's g stacked makes the scores one product x·[g_1..g_B]ᵀ, (Tq, B·H·Tk), rather than B products of a
+    /// repeated x; each batch's probabilities are then a strided (Tq, H·Tk) view for its p·z product.
+    /// </summary>
+    private Tensor SharedQueriesDense(Temporaries temps, Tensor x, Tensor g, Tensor c, Tensor z, Tensor? mask, int batch, int tk)
+    {
+        int tq = x.Dim(0), hidden = x.Dim(1), row = _heads * tk;
+        var products = temps.Add(_backend.MatMul(x, g.Reshape(batch * row, hidden), transposeB: true));
+        // c + mask per batch is the same for every query row: one (B·H·Tk) row broadcast over the Tq rows.
+        var offsets = temps.Add(TensorOps.ScoreOffsets(c, mask, batch, 1, _heads, tk)).Reshape(batch * row);
+        var scores = temps.Add(_backend.AddScaled(products, offsets));
+        var p = temps.Add(_backend.Softmax(scores.Reshape(tq, batch * _heads, tk))).Reshape(tq, batch, row);
+        var dense = temps.Add(_backend.MatMul(p.Permute(1, 0, 2), z));
         return _backend.AddScaled(dense, _fewKeysOutputBias!);
     }
 
