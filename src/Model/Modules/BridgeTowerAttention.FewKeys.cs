@@ -81,10 +81,10 @@ public sealed partial class BridgeTowerAttention
         var q = temps.Add(Query.Forward(x)).Reshape(tq, h, d).Permute(1, 0, 2);
         var products = temps.Add(_backend.MatMul(q, keys.Reshape(batch * tk, h, d).Permute(1, 0, 2), transposeB: true));
         // scale·q·k + mask (B·Tk) the same for every head and query row: a suffix of (H, Tq, B·Tk).
-        var offsets = mask is null ? temps.Add(Tensor.RentZeroed(batch * tk)) : TensorOps.RepeatBatch(mask, batch);
-        if (mask is not null && !ReferenceEquals(offsets, mask)) temps.Add(offsets); // never the caller's tensor
-        offsets = offsets.Reshape(batch * tk);
-        var scores = temps.Add(_backend.AddScaled(products, offsets, _scale, 1f));
+        Tensor offsets;
+        if (mask is null) offsets = temps.Add(Tensor.RentZeroed(batch * tk));
+        else if (!ReferenceEquals(offsets = TensorOps.RepeatBatch(mask, batch), mask)) temps.Add(offsets); // never the caller's tensor
+        var scores = temps.Add(_backend.AddScaled(products, offsets.Reshape(batch * tk), _scale, 1f));
         var p = temps.Add(_backend.Softmax(scores.Reshape(h, tq, batch, tk)));
         // Per batch row (B, Tq, H·Tk), column (h, j) as z's rows.
         var perBatch = temps.Add(p.Permute(2, 1, 0, 3).Contiguous()).Reshape(batch, tq, h * tk);
