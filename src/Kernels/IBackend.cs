@@ -55,14 +55,17 @@ public interface IBackend : IDisposable
     /// <summary>
     /// Multi-head scaled dot-product attention, softmax(q·kᵀ·scale + mask)·v per head.
     /// q: (B, Tq, H·D); k, v: (B, Tk, H·D), each rank 3 with unit stride in the last dimension
-    /// (narrowed views of a packed QKV projection are accepted). additiveKeyMask: (B, Tk) added to
-    /// every query's scores (0 to keep, float.MinValue to drop); a row whose keys are all dropped
-    /// gets uniform weights, never NaN. Returns (B, Tq, H·D); probabilities (B, H, Tq, Tk) when asked.
+    /// (narrowed views of a packed QKV projection are accepted, and so is a batch stride of 0: one q, k or v
+    /// read by every batch). additiveKeyMask: (B, Tk) added to every query's scores (0 to keep, float.MinValue
+    /// to drop); a row whose keys are all dropped gets uniform weights, never NaN. Returns (B, Tq, H·D); probabilities (B, H, Tq, Tk) when asked.
     /// </summary>
     Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, float scale, Tensor? additiveKeyMask,
         bool returnProbabilities, out Tensor? probabilities);
 
-    /// <summary>LayerNorm over the last dimension of (x + residual) with affine gamma, beta.</summary>
+    /// <summary>
+    /// LayerNorm over the last dimension of (x + residual) with affine gamma, beta. residual's shape equals x's or is
+    /// a suffix of it, repeated over the leading dims as <see cref="AddScaled"/>'s b (one row set shared by a batch).
+    /// </summary>
     Tensor LayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor? residual = null);
 
     Tensor Activate(Tensor x, Activation activation);

@@ -138,7 +138,8 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
     /// <param name="image">the vision tower's encoding (computed here, then the caller releases it, or the cached one)</param>
     /// <param name="use">
     /// what the caller reads; unless hidden states, attentions or a trace are asked for, the last image layer then
-    /// computes only the CLS row (<see cref="BackboneUse.Pooled"/>: image_features holds just that row) or nothing
+    /// computes only the CLS row (<see cref="BackboneUse.Pooled"/>: image_features holds just that row, and so does
+    /// text_features, whose last layer computes its CLS row alone too) or nothing
     /// at all (<see cref="BackboneUse.TextFeatures"/>: no image_features, no pooler_output)
     /// </param>
     internal BackboneOutputs Run(BridgeTowerInputs inputs, int imageTokenTypeIdx, out Tensor lastTextState, out ImageEncoding image,
@@ -184,9 +185,8 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
                 textBridge = TextBridgeInput(textStates[_split + k]);
                 crossText = CrossModalTextLinkTower[k - 1].Forward(textBridge, prevText);
                 textBridge.Dispose();
-                imageBridge = TensorOps.RepeatBatch(image.BridgeInputs[k], batch);
-                crossImage = CrossModalImageLinkTower[k - 1].Forward(imageBridge, prevImage!);
-                imageBridge.DisposeIfCopyOf(image.BridgeInputs[k]);
+                // A batch-1 image's bridge input is shared by the B rows of prevImage (the link tower broadcasts it).
+                crossImage = CrossModalImageLinkTower[k - 1].Forward(image.BridgeInputs[k], prevImage!);
                 if (!keepStates)
                 {
                     prevText.Dispose();
@@ -198,10 +198,14 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
                 trace[$"debug.cross.{k}.text_in"] = crossText;
                 trace[$"debug.cross.{k}.image_in"] = crossImage;
             }
-            // Each stream cross-attends to the other stream's *input* to this layer.
-            var textOut = CrossModalTextLayers[k].Forward(crossText, crossImage, textMask, null, wantAttn, out var textProbs);
-            Tensor? imageProbs = null;
+            // Each stream cross-attends to the other stream's *input* to this layer, so when only pooler_output is
+            // read, the last text layer's output matters only in its CLS row, as the last image layer's does.
             bool last = k == _crossLayers - 1;
+            Tensor? textProbs = null;
+            var textOut = last && reduced && use == BackboneUse.Pooled
+                ? CrossModalTextLayers[k].ForwardCls(crossText, crossImage, textMask, null)
+                : CrossModalTextLayers[k].Forward(crossText, crossImage, textMask, null, wantAttn, out textProbs);
+            Tensor? imageProbs = null;
             var imageOut = (last && reduced ? use : BackboneUse.Everything) switch
             {
                 BackboneUse.TextFeatures => null,
@@ -375,7 +379,7 @@ internal enum BackboneUse
 {
     /// <summary>Every output (BridgeTowerModel.forward).</summary>
     Everything,
-    /// <summary>pooler_output only (ITM, contrastive): the last image layer computes its CLS row alone.</summary>
+    /// <summary>pooler_output only (ITM, contrastive): the last image and text layers compute their CLS rows alone.</summary>
     Pooled,
     /// <summary>text_features only (MLM): the last image layer and the poolers do not run.</summary>
     TextFeatures,

@@ -42,6 +42,7 @@ public class AbsorbedAttentionTests
         { "cpu", 2, 1, 2, 65 },   // a CLS query over its own stream
         { "cpu", 3, 3, 3, 65 },   // short texts over image tokens
         { "cpu", 3, 3, 1, 65 },   // one cached image for three texts
+        { "reference", 3, 2, 1, 17 },
         { "cpu", 1, 2, 1, 333 },
         { "reference", 2, 3, 2, 17 },
     };
@@ -76,6 +77,8 @@ public class AbsorbedAttentionTests
         { "cpu", 2, 65, 2, 3, false },
         { "cpu", 3, 65, 3, 5, true },
         { "cpu", 1, 65, 3, 5, true },    // a cached image's layer-0 rows against three texts
+        { "cpu", 1, 65, 3, 5, false },
+        { "reference", 1, 17, 2, 3, true },
         { "cpu", 3, 333, 1, 1, false },
         { "reference", 2, 17, 2, 3, true },
     };

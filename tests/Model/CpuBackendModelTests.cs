@@ -22,10 +22,13 @@ public class CpuBackendModelTests
         Parity.AssertClose(f.Expected, [("itm.logits", cached.Logits)], requireAll: false);
     }
 
-    [SharedFact]
-    public void One_cached_image_against_many_texts_equals_the_repeated_pairs()
+    [SharedTheory]
+    [InlineData("tiny-base")]
+    [InlineData("tiny-scaled-add")]   // the link towers mix a shared bridge input by weights, not a plain sum
+    [InlineData("tiny-interpolate")]
+    public void One_cached_image_against_many_texts_equals_the_repeated_pairs(string variant)
     {
-        using var f = new ModelFixture("tiny-base");
+        using var f = new ModelFixture(variant);
         using var itm = BridgeTowerForImageAndTextRetrieval.Load(f.Directory);
         var (one, repeated) = f.OneImageAndRepeated(0);
         var uncached = itm.Forward(f.Base() with { PixelValues = repeated });

@@ -146,15 +146,29 @@ public sealed unsafe class CpuBackend : IBackend
         int n = x.Dim(-1);
         gamma.EnsureShape("gamma", n);
         beta.EnsureShape("beta", n);
-        residual?.EnsureShape("residual", x.ShapeArray());
+        int residualRows = residual is null ? 0 : SuffixRows(x, residual, n);
         var xs = x.ToF32(); var rs = residual?.ToF32(); var g = gamma.ToF32(); var bt = beta.ToF32();
         var y = Tensor.Rent(x.ShapeArray());
         float* xp = (float*)xs.DataPointer, rp = rs is null ? null : (float*)rs.DataPointer;
         float* yp = (float*)y.DataPointer, gp = (float*)g.DataPointer, bp = (float*)bt.DataPointer;
         nint xi = (nint)xp, ri = (nint)rp, yi = (nint)yp, gi = (nint)gp, bi = (nint)bp;
         var simd = Simd;
-        RowParallel.Run(_pool, Rows(y, n), n, (r0, r1) =>
-            LayerNormKernel.Rows((float*)xi, (float*)ri, (float*)yi, (float*)gi, (float*)bi, n, eps, r0, r1, simd));
+        int rows = Rows(y, n);
+        if (ri == 0 || residualRows == rows)
+            RowParallel.Run(_pool, rows, n, (r0, r1) =>
+                LayerNormKernel.Rows((float*)xi, (float*)ri, (float*)yi, (float*)gi, (float*)bi, n, eps, r0, r1, simd));
+        else
+            RowParallel.Run(_pool, rows, n, (r0, r1) =>
+            {
+                // Row r reads residual row r mod R: each stretch within one repetition gets the residual shifted back to it.
+                for (int s0 = r0; s0 < r1;)
+                {
+                    int rep = s0 / residualRows, s1 = Math.Min(r1, (rep + 1) * residualRows);
+                    float* shifted = (float*)ri - (long)rep * residualRows * n;
+                    LayerNormKernel.Rows((float*)xi, shifted, (float*)yi, (float*)gi, (float*)bi, n, eps, s0, s1, simd);
+                    s0 = s1;
+                }
+            });
         GC.KeepAlive(xs); GC.KeepAlive(rs); GC.KeepAlive(g); GC.KeepAlive(bt); GC.KeepAlive(y.Storage);
         xs.DisposeIfCopyOf(x); rs?.DisposeIfCopyOf(residual!); g.DisposeIfCopyOf(gamma); bt.DisposeIfCopyOf(beta);
         return y;
@@ -232,6 +246,15 @@ public sealed unsafe class CpuBackend : IBackend
     public Tensor Embedding(Tensor table, Tensor ids) => EmbeddingKernel.Gather(table, ids);
 
     public void Dispose() => _pool.Dispose();
+
+    /// <summary>Rows of last-dimension width n in <paramref name="residual"/>, whose shape must equal x's or be a suffix of it.</summary>
+    private static int SuffixRows(Tensor x, Tensor residual, int n)
+    {
+        var xShape = x.Shape; var rShape = residual.Shape;
+        if (rShape.Length == 0 || rShape.Length > xShape.Length || !xShape[^rShape.Length..].SequenceEqual(rShape))
+            throw new ArgumentException($"residual: shape {residual.ShapeString} must equal or be a suffix of x's shape {x.ShapeString}", nameof(residual));
+        return Rows(residual, n);
+    }
 
     private static int Rows(Tensor y, int n) => n == 0 ? 0 : checked((int)(y.ElementCount / n));
 

@@ -50,8 +50,12 @@ internal static unsafe class GemmPacking
         if (nr < NR) new Span<float>(dst, kc * NR).Clear();
         if (ks == 1)
         {
-            // B is (N, K) row-major (a PyTorch Linear weight): each column of B is a contiguous row.
-            for (int j = 0; j < nr; j++)
+            // B is (N, K) row-major (a PyTorch Linear weight, or MatMul's transposeB): each column of B is a
+            // contiguous row, so 4 columns at a time are A's row-panel transpose (MatMul packs such a B on every call).
+            int j = 0;
+            if (Sse.IsSupported)
+                for (; j + 4 <= nr; j += 4) Transpose4Rows(src + j * ns, ns, kc, NR, dst + j);
+            for (; j < nr; j++)
             {
                 float* col = src + j * ns;
                 for (int k = 0; k < kc; k++) dst[k * NR + j] = col[k];

@@ -104,7 +104,12 @@ public sealed class ReferenceBackend : IBackend
         int n = x.Dim(-1);
         gamma.EnsureShape("gamma", n);
         beta.EnsureShape("beta", n);
-        residual?.EnsureShape("residual", x.ShapeArray());
+        if (residual is not null)
+        {
+            var xShape = x.Shape; var rShape = residual.Shape;
+            if (rShape.Length == 0 || rShape.Length > xShape.Length || !xShape[^rShape.Length..].SequenceEqual(rShape))
+                throw new ArgumentException($"residual: shape {residual.ShapeString} must equal or be a suffix of x's shape {x.ShapeString}");
+        }
         var xs = x.ToFloatArray();
         var rs = residual?.ToFloatArray();
         var g = gamma.ToFloatArray(); var bt = beta.ToFloatArray();
@@ -114,7 +119,7 @@ public sealed class ReferenceBackend : IBackend
         for (int r = 0; r < xs.Length / Math.Max(n, 1); r++)
         {
             double mean = 0;
-            for (int i = 0; i < n; i++) { row[i] = (double)xs[r * n + i] + (rs?[r * n + i] ?? 0); mean += row[i]; }
+            for (int i = 0; i < n; i++) { row[i] = (double)xs[r * n + i] + (rs?[(r * n + i) % rs.Length] ?? 0); mean += row[i]; }
             mean /= n;
             double variance = 0;
             for (int i = 0; i < n; i++) variance += (row[i] - mean) * (row[i] - mean);

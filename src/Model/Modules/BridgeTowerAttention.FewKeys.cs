@@ -46,12 +46,15 @@ public sealed partial class BridgeTowerAttention
         using var temps = new Temporaries();
 
         // Per head, keys and values of every source row: (H, Bs·Tk, d) views of the projections.
-        var k = temps.Add(Key.Forward(source)).Reshape(bs * tk, h, d).Permute(1, 0, 2);
+        var keys = temps.Add(Key.Forward(source));
+        var k = keys.Reshape(bs * tk, h, d).Permute(1, 0, 2);
         var v = temps.Add(Value.Forward(source)).Reshape(bs * tk, h, d).Permute(1, 0, 2);
-        // g, c and z regrouped per source batch row as (Bs, H·Tk, ·), row (h, j).
+        // z regrouped per source batch row as (Bs, H·Tk, H_out), row (h, j).
+        var z = PerSourceRow(temps, temps.Add(_backend.MatMul(v, _fewKeysOutput!)), h, bs, tk);
+        if (bq == 1 && batch > 1) return SharedQueriesDense(temps, x.Select(0, 0), keys, z, mask, batch, tk);
+        // g and c alike.
         var g = PerSourceRow(temps, temps.Add(_backend.MatMul(k, _fewKeysQuery!)), h, bs, tk);
         var c = PerSourceRow(temps, temps.Add(_backend.MatMul(k, _fewKeysQueryBias!)), h, bs, tk).Reshape(bs, h * tk);
-        var z = PerSourceRow(temps, temps.Add(_backend.MatMul(v, _fewKeysOutput!)), h, bs, tk);
 
         // scores (B, Tq, H·Tk) = x·gᵀ + c + mask, the constant terms laid out per query row.
         var xs = TensorOps.RepeatBatch(x, batch);
@@ -64,6 +67,28 @@ public sealed partial class BridgeTowerAttention
         var dense = temps.Add(bs == 1
             ? _backend.MatMul(p.Reshape(batch * tq, h * tk), z.Select(0, 0))
             : _backend.MatMul(p, z)).Reshape(batch, tq, hidden);
+        return _backend.AddScaled(dense, _fewKeysOutputBias!);
+    }
+
+    /// <summary>
+    /// One query stream (Tq, H_in) shared by B key batches (a cached image's layer-0 rows against B texts): its queries
+    /// are projected once, so the scores are the projected route's q·kᵀ, (H, Tq, B·Tk) in one product per head, rather
+    /// than B products x·gᵀ of depth H_in; only the output keeps the absorbed p·z (W_o would be B·Tq rows).
+    /// </summary>
+    private Tensor SharedQueriesDense(Temporaries temps, Tensor x, Tensor keys, Tensor z, Tensor? mask, int batch, int tk)
+    {
+        int tq = x.Dim(0), hidden = x.Dim(1), h = _heads, d = hidden / h;
+        var q = temps.Add(Query.Forward(x)).Reshape(tq, h, d).Permute(1, 0, 2);
+        var products = temps.Add(_backend.MatMul(q, keys.Reshape(batch * tk, h, d).Permute(1, 0, 2), transposeB: true));
+        // scale·q·k + mask (B·Tk) the same for every head and query row: a suffix of (H, Tq, B·Tk).
+        Tensor offsets;
+        if (mask is null) offsets = temps.Add(Tensor.RentZeroed(batch * tk));
+        else if (!ReferenceEquals(offsets = TensorOps.RepeatBatch(mask, batch), mask)) temps.Add(offsets); // never the caller's tensor
+        var scores = temps.Add(_backend.AddScaled(products, offsets.Reshape(batch * tk), _scale, 1f));
+        var p = temps.Add(_backend.Softmax(scores.Reshape(h, tq, batch, tk)));
+        // Per batch row (B, Tq, H·Tk), column (h, j) as z's rows.
+        var perBatch = temps.Add(p.Permute(2, 1, 0, 3).Contiguous()).Reshape(batch, tq, h * tk);
+        var dense = temps.Add(_backend.MatMul(perBatch, z));
         return _backend.AddScaled(dense, _fewKeysOutputBias!);
     }
 

@@ -56,10 +56,11 @@ public sealed partial class BridgeTowerAttention
         int h = _heads, d = hidden / h;
         using var temps = new Temporaries();
 
-        // u[h, (b,t)] = scale·W_k,hᵀ q[b, t, h]: (H, Bq·Tq, H_in), regrouped per batch row as (Bq, H·Tq, H_in).
+        // u[h, (b,t)] = scale·W_k,hᵀ q[b, t, h]: (H, Bq·Tq, H_in), regrouped per batch row as (Bq, Tq·H, H_in), row (t, h):
+        // then every head's rows of the mixed sources below are evenly spaced, a strided view for the W_v product.
         var q = temps.Add(Query.Forward(x));
         var u = temps.Add(_backend.MatMul(q.Reshape(bq * tq, h, d).Permute(1, 0, 2), _fewQueriesKey));
-        var uRows = temps.Add(u.Reshape(h, bq, tq, hidden).Permute(1, 0, 2, 3).Contiguous());
+        var uRows = temps.Add(u.Reshape(h, bq, tq, hidden).Permute(1, 2, 0, 3).Contiguous());
         if (bq == 1 && batch > 1) uRows = temps.Add(TensorOps.RepeatBatch(uRows, batch));
 
         // One source for every query batch: one 2-D product instead of repeating the source.
@@ -72,13 +73,13 @@ public sealed partial class BridgeTowerAttention
         }
         else
         {
-            var uMat = uRows.Reshape(batch, h * tq, hidden);
-            var p = temps.Add(_backend.Softmax(temps.Add(_backend.MatMul(uMat, source, transposeB: true)))); // (B, H·Tq, Tk)
-            mixed = temps.Add(_backend.MatMul(p, source));                                                  // (B, H·Tq, H_in)
+            var uMat = uRows.Reshape(batch, tq * h, hidden);
+            var p = temps.Add(_backend.Softmax(temps.Add(_backend.MatMul(uMat, source, transposeB: true)))); // (B, Tq·H, Tk)
+            mixed = temps.Add(_backend.MatMul(p, source));                                                  // (B, Tq·H, H_in)
         }
 
-        // context[b, t, h] = W_v,h mixed[b, h, t] + b_v,h: per head (H, B·Tq, H_in)·W_v,hᵀ, back to (B, Tq, H·d).
-        var perHead = temps.Add(mixed.Reshape(batch, h, tq, hidden).Permute(1, 0, 2, 3).Contiguous()).Reshape(h, batch * tq, hidden);
+        // context[b, t, h] = W_v,h mixed[b, t, h] + b_v,h: per head (H, B·Tq, H_in)·W_v,hᵀ (head h's rows H apart), back to (B, Tq, H·d).
+        var perHead = mixed.Reshape(batch * tq, h, hidden).Permute(1, 0, 2);
         var perHeadContext = temps.Add(_backend.MatMul(perHead, _fewQueriesValue!, transposeB: true));
         var context = temps.Add(perHeadContext.Reshape(h, batch, tq, d).Permute(1, 2, 0, 3).Contiguous()).Reshape(batch, tq, hidden);
         return _backend.AddScaled(context, _fewQueriesValueBias!);

@@ -51,30 +51,22 @@ public sealed partial class BridgeTowerAttention : IDisposable
             dense = OutputDense.Forward(context);
             context.Dispose();
         }
-        var residual = TensorOps.RepeatBatch(x, batch);
-        var y = OutputLayerNorm.Forward(dense, residual);
+        // A batch-1 x against B rows of the other stream is the residual of every row: the LayerNorm repeats it.
+        var y = OutputLayerNorm.Forward(dense, x.Dim(0) == batch ? x : x.Select(0, 0));
         dense.Dispose();
-        residual.DisposeIfCopyOf(x);
         return y;
     }
 
     internal Tensor ProjectedContext(Tensor x, Tensor source, Tensor? mask, bool wantProbabilities, int batch, out Tensor? probabilities)
     {
-        var q = Project(Query, x, batch);
-        var k = Project(Key, source, batch);
-        var v = Project(Value, source, batch);
-        var context = _backend.Attention(q, k, v, _heads, _scale, mask, wantProbabilities, out probabilities);
+        var q = Query.Forward(x);
+        var k = Key.Forward(source);
+        var v = Value.Forward(source);
+        // A batch-1 projection serves every batch through a stride-0 view (the kernel reads each batch by its stride).
+        var context = _backend.Attention(TensorOps.BroadcastBatch(q, batch), TensorOps.BroadcastBatch(k, batch),
+            TensorOps.BroadcastBatch(v, batch), _heads, _scale, mask, wantProbabilities, out probabilities);
         q.Dispose(); k.Dispose(); v.Dispose();
         return context;
-    }
-
-    /// <summary>A projection repeated to <paramref name="batch"/> rows; the unrepeated one is given back when a copy was made.</summary>
-    private static Tensor Project(Linear projection, Tensor input, int batch)
-    {
-        var p = projection.Forward(input);
-        var repeated = TensorOps.RepeatBatch(p, batch);
-        if (!ReferenceEquals(repeated, p)) p.Dispose();
-        return repeated;
     }
 
     public void Dispose()

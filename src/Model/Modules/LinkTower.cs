@@ -29,12 +29,18 @@ public sealed class LinkTower
         LayerNorm = w.LayerNorm($"{prefix}.LayerNorm", c.HiddenSize, c.LayerNormEps);
     }
 
+    /// <param name="bridgeInput">(B, T, H), or (1, T, H) shared by the B rows of <paramref name="previousCross"/> (a cached image)</param>
     public Tensor Forward(Tensor bridgeInput, Tensor previousCross)
     {
-        if (Type == LinkTowerType.Add) return LayerNorm.Forward(bridgeInput, previousCross);
+        int batch = previousCross.Dim(0);
+        // a + b is b + a bit for bit, so a shared bridge input can be the LayerNorm's broadcast residual: no repeated copy.
+        if (Type == LinkTowerType.Add)
+            return bridgeInput.Dim(0) == batch ? LayerNorm.Forward(bridgeInput, previousCross) : LayerNorm.Forward(previousCross, bridgeInput.Select(0, 0));
+        var repeated = TensorOps.RepeatBatch(bridgeInput, batch);
         using var mixed = Type == LinkTowerType.ScaledAdd
-            ? _backend.AddScaled(bridgeInput, previousCross, Parameter, 1f)
-            : _backend.AddScaled(bridgeInput, previousCross, 1f - Parameter, Parameter);
+            ? _backend.AddScaled(repeated, previousCross, Parameter, 1f)
+            : _backend.AddScaled(repeated, previousCross, 1f - Parameter, Parameter);
+        repeated.DisposeIfCopyOf(bridgeInput);
         return LayerNorm.Forward(mixed);
     }
 }

@@ -88,6 +88,21 @@ internal static class TensorOps
     }
 
     /// <summary>
+    /// (1, ...) seen as (n, ...) without a copy: a view whose batch stride is 0, for kernels that read each batch
+    /// row through its stride (attention's K and V). Returns <paramref name="x"/> itself when it already has n rows.
+    /// </summary>
+    public static Tensor BroadcastBatch(Tensor x, int n)
+    {
+        if (x.Dim(0) == n) return x;
+        if (x.Dim(0) != 1) throw new ArgumentException($"cannot broadcast a batch of {x.Dim(0)} to {n} (only a batch of 1 broadcasts)");
+        var shape = x.ShapeArray();
+        shape[0] = n;
+        var strides = x.Strides.ToArray();
+        strides[0] = 0;
+        return new Tensor(x.Storage, x.DType, shape, strides, x.Offset);
+    }
+
+    /// <summary>
     /// Non-overlapping p×p patches of (B, C, H, W) images as rows (B, gh·gw, C·p·p), ordered (c, ky, kx)
     /// like the flattened Conv2d weight (Hv, C, p, p); pixels beyond gh·p / gw·p are dropped as the
     /// stride-p convolution drops them.
