@@ -170,9 +170,18 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
         // taken from it do not depend on the text, so they run once at batch 1 (the attention layers broadcast).
         // Attention probabilities and traces are reported per pair, so those calls take the repeated path.
         bool shareImage = image.BatchSize == 1 && batch > 1 && !wantAttn && trace is null;
-        var imageBridge = shareImage ? image.BridgeInputs[0] : TensorOps.RepeatBatch(image.BridgeInputs[0], batch);
-        var crossImage = CrossModalImageLayernorm.Forward(imageBridge);
-        imageBridge.DisposeIfCopyOf(image.BridgeInputs[0]);
+        // Nor do they depend on the call: the encoding keeps them from the first call that computes them, so scoring
+        // texts one call at a time against a cached image pays them once. A single cross layer is the last one, which
+        // may want its CLS row alone: it recomputes, as the per-pair calls do.
+        var imageLayer0 = !wantAttn && trace is null && _crossLayers > 1 ? image.GetOrAddCrossModalImageLayer0(RunCrossModalImageLayer0) : null;
+        Tensor crossImage;
+        if (imageLayer0 is not null) crossImage = imageLayer0.Input; // the encoding's batch: shared, or one image per text
+        else
+        {
+            var imageBridge = shareImage ? image.BridgeInputs[0] : TensorOps.RepeatBatch(image.BridgeInputs[0], batch);
+            crossImage = CrossModalImageLayernorm.Forward(imageBridge);
+            imageBridge.DisposeIfCopyOf(image.BridgeInputs[0]);
+        }
         // The text stream's last layer reads the image stream's input to it, so only the pooler reads the last image output.
         bool reduced = !wantAttn && !inputs.OutputHiddenStates && trace is null;
         var cross = new List<(Tensor Text, Tensor? Image)>();
@@ -210,13 +219,14 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
             {
                 BackboneUse.TextFeatures => null,
                 BackboneUse.Pooled => CrossModalImageLayers[k].ForwardCls(crossImage, crossText, null, textMask),
+                _ when k == 0 && imageLayer0 is not null => CrossModalImageLayers[0].ForwardFromAttention(imageLayer0.Attention, crossText, textMask),
                 _ => CrossModalImageLayers[k].Forward(crossImage, crossText, null, textMask, wantAttn, out imageProbs),
             };
             cross.Add((textOut, imageOut));
             if (!keepInputs)
             {
                 crossText.Dispose();
-                crossImage.Dispose();
+                if (!ReferenceEquals(crossImage, imageLayer0?.Input)) crossImage.Dispose(); // the encoding's
             }
             if (wantAttn) attentions.Add((textProbs!, imageProbs!));
         }
@@ -256,6 +266,14 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
     {
         using var projected = CrossModalTextTransform.Forward(textState);
         return Backend.AddScaled(projected, TokenTypeEmbeddings.Select(0, 0));
+    }
+
+    /// <summary>cross_modal_image_layers.0's text-independent part for an encoding's images (kept by the encoding).</summary>
+    private CrossModalImageLayer0 RunCrossModalImageLayer0(ImageEncoding image)
+    {
+        var input = CrossModalImageLayernorm.Forward(image.BridgeInputs[0]);
+        var attention = CrossModalImageLayers[0].Attention.Forward(input, null, null, false, out _);
+        return new CrossModalImageLayer0(input, attention);
     }
 
     private ImageEncoding EncodeImage(BridgeTowerInputs inputs, int imageTokenTypeIdx)

@@ -57,6 +57,13 @@ public sealed class CrossLayer : IDisposable
     }
 
     /// <summary>
+    /// <see cref="Forward"/> from the self-attention's output <paramref name="attended"/> (the caller's, kept): for an
+    /// image stream whose self-attention does not depend on the text, computed once and reused by every text.
+    /// </summary>
+    public Tensor ForwardFromAttention(Tensor attended, Tensor other, Tensor? otherMask) =>
+        CrossAndFeedForward(attended, other, otherMask, giveBackAttended: false);
+
+    /// <summary>
     /// The CLS row (B, 1, H) of <see cref="Forward"/> alone: every sub-layer is row-wise except the
     /// self-attention's keys and values, which still come from all of <paramref name="x"/>. For a last
     /// layer whose only consumer is the pooler, this skips the other rows' work.
@@ -69,11 +76,11 @@ public sealed class CrossLayer : IDisposable
         return CrossAndFeedForward(attended, other, otherMask);
     }
 
-    /// <summary>Cross-attention then feed-forward; <paramref name="attended"/> (this layer's own temporary) is given back.</summary>
-    private Tensor CrossAndFeedForward(Tensor attended, Tensor other, Tensor? otherMask)
+    /// <summary>Cross-attention then feed-forward; <paramref name="attended"/> is given back when it is this layer's own temporary.</summary>
+    private Tensor CrossAndFeedForward(Tensor attended, Tensor other, Tensor? otherMask, bool giveBackAttended = true)
     {
         var crossed = CrossAttention.Forward(attended, otherMask, other, false, out _);
-        attended.Dispose();
+        if (giveBackAttended) attended.Dispose();
         var y = FeedForward.Forward(crossed);
         crossed.Dispose();
         return y;
