@@ -166,18 +166,17 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
         var crossText = CrossModalTextLayernorm.Forward(textBridge);
         textBridge.Dispose();
         bool wantAttn = inputs.OutputAttentions;
-        // One image against many texts: layer 0's image input, the image self-attention and the projections
-        // taken from it do not depend on the text, so they run once at batch 1 (the attention layers broadcast).
-        // Attention probabilities and traces are reported per pair, so those calls take the repeated path.
-        bool shareImage = image.BatchSize == 1 && batch > 1 && !wantAttn && trace is null;
-        // Nor do they depend on the call: the encoding keeps them from the first call that computes them, so scoring
-        // texts one call at a time against a cached image pays them once. A single cross layer is the last one, which
-        // may want its CLS row alone: it recomputes, as the per-pair calls do.
+        // Layer 0's image input and the image self-attention do not depend on the text, nor on the call: the encoding
+        // keeps them from the first call that computes them (at the encoding's batch; one image serves B texts through
+        // the attention layers' broadcasts), so scoring texts one call at a time against a cached image pays them once.
+        // Attention probabilities and traces are reported per pair, and a single cross layer is the last one, which
+        // may want its CLS row alone: those calls compute layer 0 here, repeating one image only for the per-pair reports.
         var imageLayer0 = !wantAttn && trace is null && _crossLayers > 1 ? image.GetOrAddCrossModalImageLayer0(RunCrossModalImageLayer0) : null;
         Tensor crossImage;
-        if (imageLayer0 is not null) crossImage = imageLayer0.Input; // the encoding's batch: shared, or one image per text
+        if (imageLayer0 is not null) crossImage = imageLayer0.Input;
         else
         {
+            bool shareImage = !wantAttn && trace is null;
             var imageBridge = shareImage ? image.BridgeInputs[0] : TensorOps.RepeatBatch(image.BridgeInputs[0], batch);
             crossImage = CrossModalImageLayernorm.Forward(imageBridge);
             imageBridge.DisposeIfCopyOf(image.BridgeInputs[0]);

@@ -56,12 +56,11 @@ public sealed partial class BridgeTowerAttention
         var g = PerSourceRow(temps, temps.Add(_backend.MatMul(k, _fewKeysQuery!)), h, bs, tk);
         var c = PerSourceRow(temps, temps.Add(_backend.MatMul(k, _fewKeysQueryBias!)), h, bs, tk).Reshape(bs, h * tk);
 
-        // scores (B, Tq, H·Tk) = x·gᵀ + c + mask, the constant terms laid out per query row.
-        var xs = TensorOps.RepeatBatch(x, batch);
-        if (!ReferenceEquals(xs, x)) temps.Add(xs); // never the caller's tensor
+        // scores (B, Tq, H·Tk) = x·gᵀ + c + mask, the constant terms laid out per query row (x has all B rows here:
+        // a shared x took the route above).
         var products = temps.Add(bs == 1
-            ? _backend.MatMul(xs.Reshape(batch * tq, hidden), g.Select(0, 0), transposeB: true)
-            : _backend.MatMul(xs, g, transposeB: true)).Reshape(batch, tq, h * tk);
+            ? _backend.MatMul(x.Reshape(batch * tq, hidden), g.Select(0, 0), transposeB: true)
+            : _backend.MatMul(x, g, transposeB: true)).Reshape(batch, tq, h * tk);
         var scores = temps.Add(_backend.AddScaled(products, temps.Add(TensorOps.ScoreOffsets(c, mask, batch, tq, h, tk))));
         var p = temps.Add(_backend.Softmax(scores.Reshape(batch, tq, h, tk))).Reshape(batch, tq, h * tk);
         var dense = temps.Add(bs == 1
