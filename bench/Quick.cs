@@ -54,6 +54,7 @@ public static class Quick
                 "linear" when n.Length == 3 => Gemm(n[0], n[1], n[2], threads, prepacked: true),
                 "attention" when n.Length == 5 => Attention(n[0], n[1], n[2], n[3], n[4], threads),
                 "peak" when n.Length == 0 => Peak(threads),
+                "lnproj" when n.Length == 4 => LayerNormProjected(n[0], n[1], n[2], n[3], threads),
                 "parts" when n.Length == 3 => Parts(n[0], n[1], n[2], threads),
                 "kernel" when n.Length == 0 => MicroKernel(SimdSupport.Detected),
                 "kernel" when n.Length == 1 && n[0] is 256 or 512 => MicroKernel(SimdSupport.Clamp(n[0] == 512 ? SimdLevel.Avx512 : SimdLevel.Avx2Fma)),
@@ -74,6 +75,18 @@ public static class Quick
     {
         Console.Error.WriteLine("usage: quick gemm|linear|parts M N K [--threads T] [--into] [--act gelu|quickgelu|tanh] | quick attention B H TQ TK D [--threads T] | quick peak [--threads T] | quick kernel [256|512]");
         return 2;
+    }
+
+    /// <summary>LayerNormProjected on (B, T, N) rows with a (T, N) residual and a (T, M) shared projection; reports GB/s of the rows read and written.</summary>
+    private static double LayerNormProjected(int b, int t, int n, int m, int threads)
+    {
+        using var cpu = new CpuBackend(threads, s_simd);
+        var x = Random(1, b, t, n); var residual = Random(2, t, n);
+        var projected = Random(3, b, t, m); var shared = Random(4, t, m);
+        var u = Random(5, m); var c = Random(6, m);
+        var act = s_activation;
+        Console.WriteLine($"layernorm projected ({b}, {t}, {n}) -> ({b}, {t}, {m}) {act}, {cpu.Name}; 'GFLOP/s' below are GB/s");
+        return Measure(4.0 * b * t * (n + 2L * m) / 2, () => cpu.LayerNormProjected(x, residual, 1e-5f, projected, shared, u, c, act).Dispose());
     }
 
     private static Tensor Random(int seed, params int[] shape)

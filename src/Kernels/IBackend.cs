@@ -68,6 +68,18 @@ public interface IBackend : IDisposable
     /// </summary>
     Tensor LayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor? residual = null);
 
+    /// <summary>
+    /// activation(LayerNorm(x + residual)·Wᵀ + b), a LayerNorm (gamma, beta) then a Linear (W, b), from a projection the
+    /// caller computed another way (so a low-rank x can reach Wᵀ through its factors). With G = diag(gamma)·Wᵀ the caller
+    /// passes projected + projectedShared = (x + residual)·G, columnSums = 1ᵀ·G and bias = beta·Wᵀ + b; row i of the
+    /// result is activation(r_i·(projected_i + projectedShared_i − μ_i·columnSums) + bias), with μ_i and
+    /// r_i = 1/sqrt(var_i + eps) LayerNorm's statistics of row i of x + residual.
+    /// x: (..., n); residual: x's shape or a suffix of it; projected: x's leading dimensions by m; projectedShared:
+    /// projected's shape or a suffix of it (one row set shared by a batch); columnSums, bias: (m).
+    /// </summary>
+    Tensor LayerNormProjected(Tensor x, Tensor? residual, float eps, Tensor projected, Tensor? projectedShared,
+        Tensor columnSums, Tensor bias, Activation activation);
+
     Tensor Activate(Tensor x, Activation activation);
 
     /// <summary>Softmax over the last dimension (max-subtracted).</summary>

@@ -76,7 +76,8 @@ public sealed class BridgeTowerModel : IDisposable, IOwnsResources
         // queries, and so does the last image layer's self-attention when only its CLS row is wanted.
         CrossModalImageLayers = Enumerable.Range(0, _crossLayers)
             .Select(i => new CrossLayer(w, $"{p}cross_modal_image_layers.{i}", text,
-                selfRoutes: i == _crossLayers - 1 ? AbsorbedRoutes.FewQueries : AbsorbedRoutes.None, crossRoutes: AbsorbedRoutes.FewKeys)).ToList();
+                selfRoutes: i == _crossLayers - 1 ? AbsorbedRoutes.FewQueries : AbsorbedRoutes.None, crossRoutes: AbsorbedRoutes.FewKeys,
+                sharedInputRoute: i == 0)).ToList();
         CrossModalTextLayers = Enumerable.Range(0, _crossLayers)
             .Select(i => new CrossLayer(w, $"{p}cross_modal_text_layers.{i}", text, crossRoutes: AbsorbedRoutes.FewQueries)).ToList();
         CrossModalImagePooler = new Pooler(w.Linear($"{p}cross_modal_image_pooler.dense", h, h));

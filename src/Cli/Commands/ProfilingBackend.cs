@@ -63,6 +63,10 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
     public Tensor LayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor? residual = null) =>
         Measure("layernorm", 0, () => Inner.LayerNorm(x, gamma, beta, eps, residual));
 
+    public Tensor LayerNormProjected(Tensor x, Tensor? residual, float eps, Tensor projected, Tensor? projectedShared,
+        Tensor columnSums, Tensor bias, Activation activation) =>
+        Measure("layernorm projected", 0, () => Inner.LayerNormProjected(x, residual, eps, projected, projectedShared, columnSums, bias, activation));
+
     public Tensor Activate(Tensor x, Activation activation) => Measure("activate", 0, () => Inner.Activate(x, activation));
 
     public Tensor Softmax(Tensor x) => Measure("softmax", 0, () => Inner.Softmax(x));

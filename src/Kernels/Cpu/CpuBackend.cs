@@ -174,6 +174,29 @@ public sealed unsafe class CpuBackend : IBackend
         return y;
     }
 
+    public Tensor LayerNormProjected(Tensor x, Tensor? residual, float eps, Tensor projected, Tensor? projectedShared,
+        Tensor columnSums, Tensor bias, Activation activation)
+    {
+        var shape = LayerNormProjectedShapes.Check(x, residual, projected, projectedShared, columnSums, bias);
+        if (!Enum.IsDefined(activation)) throw new ArgumentOutOfRangeException(nameof(activation), activation, "unknown activation");
+        int n = x.Dim(-1), m = projected.Dim(-1);
+        var xs = x.ToF32(); var rs = residual?.ToF32(); var ps = projected.ToF32(); var ss = projectedShared?.ToF32();
+        var us = columnSums.ToF32(); var cs = bias.ToF32();
+        var y = Tensor.Rent(shape);
+        int rows = Rows(y, m);
+        int residualRows = rs is null ? 1 : Math.Max(1, Rows(rs, n)), sharedRows = ss is null ? 1 : Math.Max(1, Rows(ss, m));
+        nint xi = Pointer(xs), ri = Pointer(rs), pi = Pointer(ps), si = Pointer(ss), ui = Pointer(us), ci = Pointer(cs), yi = Pointer(y);
+        var simd = Simd;
+        RowParallel.Run(_pool, rows, n + m, (r0, r1) => LayerNormProjectedKernel.Rows(activation, (float*)xi, (float*)ri, residualRows,
+            (float*)pi, (float*)si, sharedRows, (float*)ui, (float*)ci, (float*)yi, n, m, eps, r0, r1, simd));
+        GC.KeepAlive(xs); GC.KeepAlive(rs); GC.KeepAlive(ps); GC.KeepAlive(ss); GC.KeepAlive(us); GC.KeepAlive(cs); GC.KeepAlive(y.Storage);
+        xs.DisposeIfCopyOf(x); rs?.DisposeIfCopyOf(residual!); ps.DisposeIfCopyOf(projected); ss?.DisposeIfCopyOf(projectedShared!);
+        us.DisposeIfCopyOf(columnSums); cs.DisposeIfCopyOf(bias);
+        return y;
+    }
+
+    private static nint Pointer(Tensor? t) => t is null ? 0 : (nint)t.DataPointer;
+
     public Tensor Activate(Tensor x, Activation activation)
     {
         ArgumentNullException.ThrowIfNull(x);

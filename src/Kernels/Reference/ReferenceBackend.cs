@@ -130,6 +130,39 @@ public sealed class ReferenceBackend : IBackend
         return y;
     }
 
+    public Tensor LayerNormProjected(Tensor x, Tensor? residual, float eps, Tensor projected, Tensor? projectedShared,
+        Tensor columnSums, Tensor bias, Activation activation)
+    {
+        var shape = LayerNormProjectedShapes.Check(x, residual, projected, projectedShared, columnSums, bias);
+        int n = x.Dim(-1), m = projected.Dim(-1);
+        var xs = x.ToFloatArray(); var rs = residual?.ToFloatArray();
+        var ps = projected.ToFloatArray(); var shared = projectedShared?.ToFloatArray();
+        var u = columnSums.ToFloatArray(); var c = bias.ToFloatArray();
+        var y = Tensor.Rent(shape);
+        var ys = y.Span<float>();
+        int rows = n == 0 ? (m == 0 ? 0 : ps.Length / m) : xs.Length / n;
+        for (int r = 0; r < rows; r++)
+        {
+            double mean = 0;
+            for (int i = 0; i < n; i++) mean += (double)xs[r * n + i] + (rs?[(r * n + i) % rs.Length] ?? 0);
+            mean /= Math.Max(n, 1);
+            double variance = 0;
+            for (int i = 0; i < n; i++)
+            {
+                double d = (double)xs[r * n + i] + (rs?[(r * n + i) % rs.Length] ?? 0) - mean;
+                variance += d * d;
+            }
+            variance /= Math.Max(n, 1);
+            double inv = 1 / Math.Sqrt(variance + eps);
+            for (int j = 0; j < m; j++)
+            {
+                double p = (double)ps[r * m + j] + (shared?[(r * m + j) % shared.Length] ?? 0);
+                ys[r * m + j] = (float)Apply(inv * (p - mean * u[j]) + c[j], activation);
+            }
+        }
+        return y;
+    }
+
     public Tensor Activate(Tensor x, Activation activation) => Map(x, v => Apply(v, activation));
 
     public Tensor Softmax(Tensor x)

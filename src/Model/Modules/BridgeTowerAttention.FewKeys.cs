@@ -44,15 +44,10 @@ public sealed partial class BridgeTowerAttention
         if (!FewKeysIsCheaper(bq, tq, bs, tk, batch, hidden)) return null;
         int h = _heads, d = hidden / h;
         using var temps = new Temporaries();
-
-        // Per head, keys and values of every source row: (H, Bs·Tk, d) views of the projections.
-        var keys = temps.Add(Key.Forward(source));
-        var k = keys.Reshape(bs * tk, h, d).Permute(1, 0, 2);
-        var v = temps.Add(Value.Forward(source)).Reshape(bs * tk, h, d).Permute(1, 0, 2);
-        // z regrouped per source batch row as (Bs, H·Tk, H_out), row (h, j).
-        var z = PerSourceRow(temps, temps.Add(_backend.MatMul(v, _fewKeysOutput!)), h, bs, tk);
-        if (bq == 1 && batch > 1) return SharedQueriesDense(temps, x.Select(0, 0), keys, z, mask, batch, tk);
+        var (keys, v, z) = KeysValuesAndZ(temps, source);
+        if (bq == 1 && batch > 1) return SharedQueriesDense(SharedQueriesProbabilities(temps, x.Select(0, 0), keys, mask, batch, tk), z);
         // g and c alike.
+        var k = keys.Reshape(bs * tk, h, d).Permute(1, 0, 2);
         var g = PerSourceRow(temps, temps.Add(_backend.MatMul(k, _fewKeysQuery!)), h, bs, tk);
         var c = PerSourceRow(temps, temps.Add(_backend.MatMul(k, _fewKeysQueryBias!)), h, bs, tk).Reshape(bs, h * tk);
 
@@ -69,12 +64,41 @@ public sealed partial class BridgeTowerAttention
         return _backend.AddScaled(dense, _fewKeysOutputBias!);
     }
 
+    /// <summary>Per head, keys and values of every source row ((H, Bs·Tk, d) views) and z regrouped per source batch row as (Bs, H·Tk, H_out), row (h, j).</summary>
+    private (Tensor Keys, Tensor Values, Tensor Z) KeysValuesAndZ(Temporaries temps, Tensor source)
+    {
+        int bs = source.Dim(0), tk = source.Dim(1), hidden = source.Dim(2), h = _heads, d = hidden / h;
+        var keys = temps.Add(Key.Forward(source));
+        var v = temps.Add(Value.Forward(source)).Reshape(bs * tk, h, d).Permute(1, 0, 2);
+        var z = PerSourceRow(temps, temps.Add(_backend.MatMul(v, _fewKeysOutput!)), h, bs, tk);
+        return (keys, v, z);
+    }
+
+    /// <summary>
+    /// The few-keys route for one query stream x (1, Tq, H_in) shared by B > 1 key batches, with its factors: output.dense
+    /// = <see cref="SharedQueriesFactors.Probabilities"/>·<see cref="SharedQueriesFactors.Z"/> + b_o. Null where
+    /// <see cref="FewKeysDense"/> would not take that route; the factors belong to <paramref name="temps"/>, the result to the caller.
+    /// </summary>
+    internal (Tensor Dense, SharedQueriesFactors Factors)? SharedQueriesDenseWithFactors(Temporaries temps, Tensor x, Tensor source, Tensor? mask)
+    {
+        int batch = source.Dim(0), tq = x.Dim(1), tk = source.Dim(1), hidden = x.Dim(2);
+        if (_fewKeysQuery is null || x.Dim(0) != 1 || batch <= 1 || !FewKeysIsCheaper(1, tq, batch, tk, batch, hidden)) return null;
+        var (keys, v, z) = KeysValuesAndZ(temps, source);
+        var p = SharedQueriesProbabilities(temps, x.Select(0, 0), keys, mask, batch, tk);
+        return (SharedQueriesDense(p, z), new SharedQueriesFactors(p, z, v));
+    }
+
+    /// <summary>b_o, the bias that <see cref="SharedQueriesDenseWithFactors"/>' product leaves out, and W_o's column blocks (H, d, H_out).</summary>
+    internal Tensor? FewKeysOutputBias => _fewKeysOutputBias;
+    internal Tensor? FewKeysOutputBlocks => _fewKeysOutput;
+
     /// <summary>
     /// One query stream (Tq, H_in) shared by B key batches (a cached image's layer-0 rows against B texts): its queries
     /// are projected once, so the scores are the projected route's q·kᵀ, (H, Tq, B·Tk) in one product per head, rather
     /// than B products x·gᵀ of depth H_in; only the output keeps the absorbed p·z (W_o would be B·Tq rows).
+    /// Returns the probabilities per batch row, (B, Tq, H·Tk) with columns (h, j) as z's rows.
     /// </summary>
-    private Tensor SharedQueriesDense(Temporaries temps, Tensor x, Tensor keys, Tensor z, Tensor? mask, int batch, int tk)
+    private Tensor SharedQueriesProbabilities(Temporaries temps, Tensor x, Tensor keys, Tensor? mask, int batch, int tk)
     {
         int tq = x.Dim(0), hidden = x.Dim(1), h = _heads, d = hidden / h;
         var q = temps.Add(Query.Forward(x)).Reshape(tq, h, d).Permute(1, 0, 2);
@@ -85,9 +109,12 @@ public sealed partial class BridgeTowerAttention
         else if (!ReferenceEquals(offsets = TensorOps.RepeatBatch(mask, batch), mask)) temps.Add(offsets); // never the caller's tensor
         var scores = temps.Add(_backend.AddScaled(products, offsets.Reshape(batch * tk), _scale, 1f));
         var p = temps.Add(_backend.Softmax(scores.Reshape(h, tq, batch, tk)));
-        // Per batch row (B, Tq, H·Tk), column (h, j) as z's rows.
-        var perBatch = temps.Add(p.Permute(2, 1, 0, 3).Contiguous()).Reshape(batch, tq, h * tk);
-        var dense = temps.Add(_backend.MatMul(perBatch, z));
+        return temps.Add(p.Permute(2, 1, 0, 3).Contiguous()).Reshape(batch, tq, h * tk);
+    }
+
+    private Tensor SharedQueriesDense(Tensor p, Tensor z)
+    {
+        using var dense = _backend.MatMul(p, z);
         return _backend.AddScaled(dense, _fewKeysOutputBias!);
     }
 
@@ -98,3 +125,9 @@ public sealed partial class BridgeTowerAttention
         return temps.Add(perHead.Reshape(heads, bs, tk, width).Permute(1, 0, 2, 3).Contiguous()).Reshape(bs, heads * tk, width);
     }
 }
+
+/// <summary>
+/// output.dense of a shared query stream's few-keys attention as factors, output.dense = p·z + b_o: p (B, Tq, H·Tk) the
+/// probabilities with columns (h, j), z (B, H·Tk, H_out) the rows W_o,h·v_j,h, values (H, B·Tk, d) the v_j,h per head.
+/// </summary>
+internal sealed record SharedQueriesFactors(Tensor Probabilities, Tensor Z, Tensor Values);

@@ -91,11 +91,20 @@ public sealed class BridgeTowerFeedForward : IDisposable
         OutputLayerNorm = w.LayerNorm($"{prefix}.output.LayerNorm", hidden, eps);
     }
 
+    internal Activation Activation => _activation;
+
     public Tensor Forward(Tensor x)
     {
         var intermediate = IntermediateDense.Forward(x, _activation);
-        var dense = OutputDense.Forward(intermediate);
+        var y = ForwardFromIntermediate(intermediate, x);
         intermediate.Dispose();
+        return y;
+    }
+
+    /// <summary>The block after intermediate.dense and its activation: output.dense then LayerNorm(· + <paramref name="x"/>).</summary>
+    internal Tensor ForwardFromIntermediate(Tensor intermediate, Tensor x)
+    {
+        var dense = OutputDense.Forward(intermediate);
         var y = OutputLayerNorm.Forward(dense, x);
         dense.Dispose();
         return y;

@@ -33,7 +33,7 @@ public sealed class TextLayer : IDisposable
 /// self-attention over its own stream, cross-attention to the other stream's input to this layer,
 /// feed-forward. Only the self-attention probabilities are returned, as in the reference.
 /// </summary>
-public sealed class CrossLayer : IDisposable
+public sealed partial class CrossLayer : IDisposable
 {
     public BridgeTowerAttention Attention { get; }
     public BridgeTowerAttention CrossAttention { get; }
@@ -41,13 +41,16 @@ public sealed class CrossLayer : IDisposable
 
     /// <param name="selfRoutes">absorbed routes of the self-attention (FewQueries where <see cref="ForwardCls"/> runs)</param>
     /// <param name="crossRoutes">absorbed routes of the cross-attention (text over image tokens: FewQueries; the reverse: FewKeys)</param>
+    /// <param name="sharedInputRoute">keep the weights of <see cref="SharedInputCrossAndFeedForward"/> (a layer whose input may be one
+    /// image's rows shared by many texts: the image stream's layer 0); needs <paramref name="crossRoutes"/> FewKeys</param>
     internal CrossLayer(WeightBinder w, string prefix, BridgeTowerTextConfig c, AbsorbedRoutes selfRoutes = AbsorbedRoutes.None,
-        AbsorbedRoutes crossRoutes = AbsorbedRoutes.None)
+        AbsorbedRoutes crossRoutes = AbsorbedRoutes.None, bool sharedInputRoute = false)
     {
         var act = Activations.Parse(c.HiddenAct, "text_config.hidden_act");
         Attention = new BridgeTowerAttention(w, $"{prefix}.attention", c.HiddenSize, c.NumAttentionHeads, c.LayerNormEps, selfRoutes);
         CrossAttention = new BridgeTowerAttention(w, $"{prefix}.crossattention", c.HiddenSize, c.NumAttentionHeads, c.LayerNormEps, crossRoutes);
         FeedForward = new BridgeTowerFeedForward(w, prefix, c.HiddenSize, c.IntermediateSize, act, c.LayerNormEps);
+        if (sharedInputRoute) KeepSharedInputWeights(w, prefix);
     }
 
     public Tensor Forward(Tensor x, Tensor other, Tensor? mask, Tensor? otherMask, bool wantProbabilities, out Tensor? selfProbabilities)
@@ -79,6 +82,11 @@ public sealed class CrossLayer : IDisposable
     /// <summary>Cross-attention then feed-forward; <paramref name="attended"/> is given back when it is this layer's own temporary.</summary>
     private Tensor CrossAndFeedForward(Tensor attended, Tensor other, Tensor? otherMask, bool giveBackAttended = true)
     {
+        if (SharedInputCrossAndFeedForward(attended, other, otherMask) is { } shared)
+        {
+            if (giveBackAttended) attended.Dispose();
+            return shared;
+        }
         var crossed = CrossAttention.Forward(attended, otherMask, other, false, out _);
         if (giveBackAttended) attended.Dispose();
         var y = FeedForward.Forward(crossed);
