@@ -63,6 +63,13 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
     public Tensor LayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor? residual = null) =>
         Measure("layernorm", 0, () => Inner.LayerNorm(x, gamma, beta, eps, residual));
 
+    public Tensor LinearLayerNorm(Tensor x, LinearWeights weights, Tensor? residual, Tensor gamma, Tensor beta, float eps)
+    {
+        double rows = x.ElementCount / Math.Max(1, weights.InFeatures);
+        return Measure($"linear {weights.InFeatures}->{weights.OutFeatures} +layernorm", 2.0 * rows * weights.InFeatures * weights.OutFeatures,
+            () => Inner.LinearLayerNorm(x, weights, residual, gamma, beta, eps));
+    }
+
     public Tensor Activate(Tensor x, Activation activation) => Measure("activate", 0, () => Inner.Activate(x, activation));
 
     public Tensor Softmax(Tensor x) => Measure("softmax", 0, () => Inner.Softmax(x));

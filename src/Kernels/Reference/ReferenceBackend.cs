@@ -130,6 +130,19 @@ public sealed class ReferenceBackend : IBackend
         return y;
     }
 
+    public Tensor LinearLayerNorm(Tensor x, LinearWeights weights, Tensor? residual, Tensor gamma, Tensor beta, float eps)
+    {
+        var dense = Linear(x, weights);
+        gamma.EnsureShape("gamma", weights.OutFeatures);
+        beta.EnsureShape("beta", weights.OutFeatures);
+        if (residual is not null && !IsSuffix(dense.Shape, residual.Shape))
+            throw new ArgumentException($"residual: shape {residual.ShapeString} must equal or be a suffix of y's shape {dense.ShapeString}");
+        return LayerNorm(dense, gamma, beta, eps, residual);
+    }
+
+    private static bool IsSuffix(ReadOnlySpan<int> shape, ReadOnlySpan<int> suffix) =>
+        suffix.Length > 0 && suffix.Length <= shape.Length && shape[^suffix.Length..].SequenceEqual(suffix);
+
     public Tensor Activate(Tensor x, Activation activation) => Map(x, v => Apply(v, activation));
 
     public Tensor Softmax(Tensor x)
