@@ -48,8 +48,7 @@ public sealed unsafe class CpuBackend : IBackend
         gamma.EnsureShape("gamma", w.OutFeatures);
         beta.EnsureShape("beta", w.OutFeatures);
         int residualRows = residual is null ? 0 : SuffixRows(outShape, "y", residual, w.OutFeatures);
-        int rows = w.OutFeatures == 0 ? 0 : checked((int)(ShapeMath.ElementCount(outShape) / w.OutFeatures));
-        return RunLinear(x, w, outShape, Activation.None, residual, residualRows == rows ? 0 : residualRows, gamma, beta, eps);
+        return RunLinear(x, w, outShape, Activation.None, residual, residualRows, gamma, beta, eps);
     }
 
     private PackedLinear Packed(LinearWeights weights, Tensor x)
@@ -70,7 +69,10 @@ public sealed unsafe class CpuBackend : IBackend
         return outShape;
     }
 
-    /// <summary>The GEMM x·Wᵀ with its epilogue (bias, activation, residual of residualRows rows repeated, 0: all) and, given gamma, a row LayerNorm.</summary>
+    /// <summary>
+    /// The GEMM x·Wᵀ with its epilogue (bias, activation, residual of y's shape) or, given gamma, bias then a row LayerNorm of
+    /// the sum with the residual (of residualRows rows, repeated).
+    /// </summary>
     private Tensor RunLinear(Tensor x, PackedLinear w, int[] outShape, Activation activation, Tensor? residual, int residualRows,
         Tensor? gamma, Tensor? beta, float eps)
     {
@@ -81,8 +83,9 @@ public sealed unsafe class CpuBackend : IBackend
         var y = Tensor.Rent(outShape);
         int rows = checked((int)(x.ElementCount / Math.Max(1, w.InFeatures)));
         if (w.InFeatures == 0) rows = checked((int)(y.ElementCount / Math.Max(1, w.OutFeatures)));
-        var epilogue = new GemmEpilogue(w.Bias, activation, rs is null ? null : (float*)rs.DataPointer, w.OutFeatures, residualRows);
-        var norm = g is null ? default : new GemmRowLayerNorm((float*)g.DataPointer, (float*)bt!.DataPointer, eps);
+        float* rp = rs is null ? null : (float*)rs.DataPointer;
+        var epilogue = new GemmEpilogue(w.Bias, activation, g is null ? rp : null, w.OutFeatures);
+        var norm = g is null ? default : new GemmRowLayerNorm((float*)g.DataPointer, (float*)bt!.DataPointer, eps, rp, residualRows);
         Gemm.Run(_pool, Simd, 1, rows, w.OutFeatures, w.InFeatures,
             (float*)xs.DataPointer, 0, w.InFeatures, 1, w.Packed, 0, (float*)y.DataPointer, 0, w.OutFeatures, epilogue, rowNorm: norm);
         GC.KeepAlive(w);

@@ -101,7 +101,7 @@ internal static unsafe class Gemm
                     }
                 }
             }
-            if (normInTask) norm.Apply(cz + i0 * ldc, ldc, n, 0, mc, simd);
+            if (normInTask) norm.Apply(cz, ldc, n, i0, i0 + mc, simd);
         }
 
         if (threads == 1 || tasks == 1) { for (int t = 0; t < tasks; t++) Task(t); }
