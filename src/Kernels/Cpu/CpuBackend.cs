@@ -43,6 +43,8 @@ public sealed unsafe class CpuBackend : IBackend
     public Tensor LinearLayerNorm(Tensor x, LinearWeights weights, Tensor? residual, Tensor gamma, Tensor beta, float eps)
     {
         ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(gamma);
+        ArgumentNullException.ThrowIfNull(beta);
         var w = Packed(weights, x);
         var outShape = OutShape(x, w);
         gamma.EnsureShape("gamma", w.OutFeatures);

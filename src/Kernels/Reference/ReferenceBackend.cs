@@ -132,11 +132,15 @@ public sealed class ReferenceBackend : IBackend
 
     public Tensor LinearLayerNorm(Tensor x, LinearWeights weights, Tensor? residual, Tensor gamma, Tensor beta, float eps)
     {
-        var dense = Linear(x, weights);
+        if (x.Dim(-1) != weights.InFeatures)
+            throw new ArgumentException($"x: expected last dimension {weights.InFeatures}, got shape {x.ShapeString}");
+        var outShape = x.ShapeArray();
+        outShape[^1] = weights.OutFeatures;
         gamma.EnsureShape("gamma", weights.OutFeatures);
         beta.EnsureShape("beta", weights.OutFeatures);
-        if (residual is not null && !IsSuffix(dense.Shape, residual.Shape))
-            throw new ArgumentException($"residual: shape {residual.ShapeString} must equal or be a suffix of y's shape {dense.ShapeString}");
+        if (residual is not null && !IsSuffix(outShape, residual.Shape))
+            throw new ArgumentException($"residual: shape {residual.ShapeString} must equal or be a suffix of y's shape {ShapeMath.Format(outShape)}");
+        using var dense = Linear(x, weights);
         return LayerNorm(dense, gamma, beta, eps, residual);
     }
 
