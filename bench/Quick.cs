@@ -20,6 +20,8 @@ namespace BridgeTower.Bench;
 ///   quick peak [--threads T]             independent FMA chains on T threads (Vector256, and Vector512 where accelerated)
 ///   quick kernel [256|512]               the GEMM micro-kernel alone on cache-resident panels, one thread
 ///   quick parts M N K [--threads T]      where a MatMul's time goes: output allocation, packing B, the blocked GEMM
+///   quick lnfuse M N K [--threads T]     LayerNorm(x(M,K)·Wᵀ + b + residual): Linear then LayerNorm against LinearLayerNorm
+///                                        (calls interleaved; the post-LN blocks' output projection)
 /// </summary>
 public static class Quick
 {
@@ -56,6 +58,7 @@ public static class Quick
                 "peak" when n.Length == 0 => Peak(threads),
                 "lnproj" when n.Length == 4 => LayerNormProjected(n[0], n[1], n[2], n[3], threads),
                 "parts" when n.Length == 3 => Parts(n[0], n[1], n[2], threads),
+                "lnfuse" when n.Length == 3 => LayerNormFusion(n[0], n[1], n[2], threads),
                 "kernel" when n.Length == 0 => MicroKernel(SimdSupport.Detected),
                 "kernel" when n.Length == 1 && n[0] is 256 or 512 => MicroKernel(SimdSupport.Clamp(n[0] == 512 ? SimdLevel.Avx512 : SimdLevel.Avx2Fma)),
                 _ => double.NaN,
@@ -114,6 +117,47 @@ public static class Quick
         }
         Console.WriteLine($"{(prepacked ? "linear (prepacked weight)" : "gemm")} {m}x{k}·{k}x{n}, {cpu.Name}");
         return Measure(2.0 * m * n * k, call);
+    }
+
+    /// <summary>Median ms of the unfused pair and of LinearLayerNorm, calls interleaved; returns the fused rate.</summary>
+    private static double LayerNormFusion(int m, int n, int k, int threads)
+    {
+        using var cpu = new CpuBackend(threads, s_simd);
+        var x = Random(1, m, k);
+        using var w = cpu.PrepareLinear(Random(2, n, k), Random(3, n));
+        var residual = Random(4, m, n);
+        var gamma = Random(5, n); var beta = Random(6, n);
+        Console.WriteLine($"linear {m}x{k}->{n} + residual + layernorm, {cpu.Name} (median ms, calls interleaved)");
+        (string Name, Action Call)[] ways =
+        [
+            ("Linear, then LayerNorm", () =>
+            {
+                var dense = cpu.Linear(x, w);
+                cpu.LayerNorm(dense, gamma, beta, 1e-12f, residual).Dispose();
+                dense.Dispose();
+            }),
+            ("LinearLayerNorm", () => cpu.LinearLayerNorm(x, w, residual, gamma, beta, 1e-12f).Dispose()),
+            ("Linear alone (no residual)", () => cpu.Linear(x, w).Dispose()),
+        ];
+        var times = ways.Select(_ => new List<double>()).ToArray();
+        foreach (var way in ways) { way.Call(); way.Call(); }
+        var total = Stopwatch.StartNew();
+        while (times[0].Count < 5 || (total.Elapsed.TotalSeconds < 3 * TargetSeconds && times[0].Count < 10_000))
+            for (int i = 0; i < ways.Length; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                ways[i].Call();
+                times[i].Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            }
+        double flops = 2.0 * m * n * k, fused = 0;
+        for (int i = 0; i < ways.Length; i++)
+        {
+            times[i].Sort();
+            double med = times[i][times[i].Count / 2];
+            if (i == 1) fused = med;
+            Console.WriteLine($"{ways[i].Name,-28} {med * 1e3,8:F3} ms  ({flops / med / 1e9,6:F1} GFLOP/s, {times[i].Count} calls)");
+        }
+        return flops / fused / 1e9;
     }
 
     /// <summary>

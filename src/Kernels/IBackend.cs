@@ -80,6 +80,13 @@ public interface IBackend : IDisposable
     Tensor LayerNormProjected(Tensor x, Tensor? residual, float eps, Tensor projected, Tensor? projectedShared,
         Tensor columnSums, Tensor bias, Activation activation);
 
+    /// <summary>
+    /// LayerNorm(x·Wᵀ + b + residual) over the last dimension with affine gamma, beta (out): a post-LN block's output
+    /// projection, residual and norm in one call, so a backend may normalise rows while they are still in cache.
+    /// x: (..., in); residual, if given, has y's shape (..., out) or a suffix of it, repeated as in <see cref="LayerNorm"/>.
+    /// </summary>
+    Tensor LinearLayerNorm(Tensor x, LinearWeights weights, Tensor? residual, Tensor gamma, Tensor beta, float eps);
+
     Tensor Activate(Tensor x, Activation activation);
 
     /// <summary>Softmax over the last dimension (max-subtracted).</summary>

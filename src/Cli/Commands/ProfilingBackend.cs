@@ -67,6 +67,13 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
         Tensor columnSums, Tensor bias, Activation activation) =>
         Measure("layernorm projected", 0, () => Inner.LayerNormProjected(x, residual, eps, projected, projectedShared, columnSums, bias, activation));
 
+    public Tensor LinearLayerNorm(Tensor x, LinearWeights weights, Tensor? residual, Tensor gamma, Tensor beta, float eps)
+    {
+        double rows = x.ElementCount / Math.Max(1, weights.InFeatures);
+        return Measure($"linear {weights.InFeatures}->{weights.OutFeatures} +layernorm", 2.0 * rows * weights.InFeatures * weights.OutFeatures,
+            () => Inner.LinearLayerNorm(x, weights, residual, gamma, beta, eps));
+    }
+
     public Tensor Activate(Tensor x, Activation activation) => Measure("activate", 0, () => Inner.Activate(x, activation));
 
     public Tensor Softmax(Tensor x) => Measure("softmax", 0, () => Inner.Softmax(x));

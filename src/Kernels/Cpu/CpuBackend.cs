@@ -34,30 +34,70 @@ public sealed unsafe class CpuBackend : IBackend
     public Tensor Linear(Tensor x, LinearWeights weights, Activation activation = Activation.None, Tensor? residual = null)
     {
         ArgumentNullException.ThrowIfNull(x);
+        var w = Packed(weights, x);
+        var outShape = OutShape(x, w);
+        residual?.EnsureShape("residual", outShape);
+        return RunLinear(x, w, outShape, activation, residual, 0, null, null, 0);
+    }
+
+    public Tensor LinearLayerNorm(Tensor x, LinearWeights weights, Tensor? residual, Tensor gamma, Tensor beta, float eps)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(gamma);
+        ArgumentNullException.ThrowIfNull(beta);
+        var w = Packed(weights, x);
+        var outShape = OutShape(x, w);
+        gamma.EnsureShape("gamma", w.OutFeatures);
+        beta.EnsureShape("beta", w.OutFeatures);
+        int residualRows = residual is null ? 0 : SuffixRows(outShape, "y", residual, w.OutFeatures);
+        return RunLinear(x, w, outShape, Activation.None, residual, residualRows, gamma, beta, eps);
+    }
+
+    private PackedLinear Packed(LinearWeights weights, Tensor x)
+    {
         if (weights is not PackedLinear w)
             throw new ArgumentException($"weights: prepared by another backend ({weights?.GetType().Name ?? "null"}); call this backend's PrepareLinear", nameof(weights));
         if (w.Blocking != GemmBlocking.For(Simd))
             throw new ArgumentException($"weights: packed for another SIMD level's GEMM layout; call this backend's PrepareLinear", nameof(weights));
         if (x.Rank < 1 || x.Dim(-1) != w.InFeatures)
             throw new ArgumentException($"x: expected last dimension {w.InFeatures}, got shape {x.ShapeString}", nameof(x));
+        return w;
+    }
+
+    private static int[] OutShape(Tensor x, PackedLinear w)
+    {
         var outShape = x.ShapeArray();
         outShape[^1] = w.OutFeatures;
-        residual?.EnsureShape("residual", outShape);
+        return outShape;
+    }
+
+    /// <summary>
+    /// The GEMM x·Wᵀ with its epilogue (bias, activation, residual of y's shape) or, given gamma, bias then a row LayerNorm of
+    /// the sum with the residual (of residualRows rows, repeated).
+    /// </summary>
+    private Tensor RunLinear(Tensor x, PackedLinear w, int[] outShape, Activation activation, Tensor? residual, int residualRows,
+        Tensor? gamma, Tensor? beta, float eps)
+    {
         var xs = x.ToF32();
         var rs = residual?.ToF32();
+        var g = gamma?.ToF32(); var bt = beta?.ToF32();
         // Written in full by the GEMM (its first K block stores, later ones accumulate; K = 0 clears).
         var y = Tensor.Rent(outShape);
         int rows = checked((int)(x.ElementCount / Math.Max(1, w.InFeatures)));
         if (w.InFeatures == 0) rows = checked((int)(y.ElementCount / Math.Max(1, w.OutFeatures)));
-        var epilogue = new GemmEpilogue(w.Bias, activation, rs is null ? null : (float*)rs.DataPointer, w.OutFeatures);
+        float* rp = rs is null ? null : (float*)rs.DataPointer;
+        var epilogue = new GemmEpilogue(w.Bias, activation, g is null ? rp : null, w.OutFeatures);
+        var norm = g is null ? default : new GemmRowLayerNorm((float*)g.DataPointer, (float*)bt!.DataPointer, eps, rp, residualRows);
         Gemm.Run(_pool, Simd, 1, rows, w.OutFeatures, w.InFeatures,
-            (float*)xs.DataPointer, 0, w.InFeatures, 1, w.Packed, 0, (float*)y.DataPointer, 0, w.OutFeatures, epilogue);
+            (float*)xs.DataPointer, 0, w.InFeatures, 1, w.Packed, 0, (float*)y.DataPointer, 0, w.OutFeatures, epilogue, rowNorm: norm);
         GC.KeepAlive(w);
         GC.KeepAlive(xs);
         GC.KeepAlive(rs);
+        GC.KeepAlive(g); GC.KeepAlive(bt);
         GC.KeepAlive(y.Storage);
         xs.DisposeIfCopyOf(x);
         rs?.DisposeIfCopyOf(residual!);
+        g?.DisposeIfCopyOf(gamma!); bt?.DisposeIfCopyOf(beta!);
         return y;
     }
 
@@ -271,11 +311,13 @@ public sealed unsafe class CpuBackend : IBackend
     public void Dispose() => _pool.Dispose();
 
     /// <summary>Rows of last-dimension width n in <paramref name="residual"/>, whose shape must equal x's or be a suffix of it.</summary>
-    private static int SuffixRows(Tensor x, Tensor residual, int n)
+    private static int SuffixRows(Tensor x, Tensor residual, int n) => SuffixRows(x.ShapeArray(), "x", residual, n);
+
+    private static int SuffixRows(int[] shape, string shapeName, Tensor residual, int n)
     {
-        var xShape = x.Shape; var rShape = residual.Shape;
-        if (rShape.Length == 0 || rShape.Length > xShape.Length || !xShape[^rShape.Length..].SequenceEqual(rShape))
-            throw new ArgumentException($"residual: shape {residual.ShapeString} must equal or be a suffix of x's shape {x.ShapeString}", nameof(residual));
+        var rShape = residual.Shape;
+        if (rShape.Length == 0 || rShape.Length > shape.Length || !shape.AsSpan(shape.Length - rShape.Length).SequenceEqual(rShape))
+            throw new ArgumentException($"residual: shape {residual.ShapeString} must equal or be a suffix of {shapeName}'s shape {ShapeMath.Format(shape)}", nameof(residual));
         return Rows(residual, n);
     }
 

@@ -9,6 +9,8 @@ namespace BridgeTower.Kernels.Cpu;
 /// (unit column stride, rows bRowStride apart) and read in place: for a few rows of A, packing B would
 /// cost as much as the product, so full-width micro-panels are read straight from B and only the
 /// ragged last panel is packed (zero-padded) per task.
+/// A row LayerNorm, when given, runs after the epilogue: inside the task that owns a complete row block (N not split),
+/// else as one row-parallel pass over C afterwards.
 /// </summary>
 internal static unsafe class Gemm
 {
@@ -19,10 +21,11 @@ internal static unsafe class Gemm
     public static void Run(WorkerPool pool, SimdLevel simd, int batch, int m, int n, int k,
         float* a, long aBatch, long ars, long acs,
         float* bPacked, long bPackedBatch,
-        float* c, long cBatch, long ldc, in GemmEpilogue epilogue, long bRowStride = 0)
+        float* c, long cBatch, long ldc, in GemmEpilogue epilogue, long bRowStride = 0, in GemmRowLayerNorm rowNorm = default)
     {
         if (batch <= 0 || m <= 0 || n <= 0) return;
         var epi = epilogue;
+        var norm = rowNorm;
         var bl = GemmBlocking.For(simd);
         int MR = bl.MR, NR = bl.NR, KC = bl.KC, MC = bl.MC;
         if (k == 0)
@@ -32,6 +35,7 @@ internal static unsafe class Gemm
                 {
                     new Span<float>(c + z * cBatch + i * ldc, n).Clear();
                     if (!epi.IsNone) epi.Apply(c + z * cBatch + i * ldc, ldc, i, 0, 1, n, simd);
+                    if (!norm.IsNone) norm.Apply(c + z * cBatch + i * ldc, ldc, n, 0, 1, simd);
                 }
             return;
         }
@@ -52,6 +56,8 @@ internal static unsafe class Gemm
         // When N is split, every column task of a row block would pack the same A block (6x over for
         // 325x3072·3072x768); then A is packed once, in parallel, as [z][KC-block][MR-panel] (kc x MR each).
         bool sharedA = jcBlocks > 1;
+        // A task owning whole rows normalises them while they are in its L2; split rows wait for a pass after the GEMM.
+        bool normInTask = !norm.IsNone && jcBlocks == 1;
         long mpad = GemmPacking.RoundUp(m, MR), aPackedBatch = mpad * k;
         nint shared = sharedA ? (nint)PackAllA(pool, batch, m, k, a, aBatch, ars, acs, bl, mcBlock) : 0;
 
@@ -95,10 +101,20 @@ internal static unsafe class Gemm
                     }
                 }
             }
+            if (normInTask) norm.Apply(cz, ldc, n, i0, i0 + mc, simd);
         }
 
         if (threads == 1 || tasks == 1) { for (int t = 0; t < tasks; t++) Task(t); }
         else pool.Run(tasks, Task);
+        if (!norm.IsNone && !normInTask)
+        {
+            for (int z = 0; z < batch; z++)
+            {
+                float* cz = c + z * cBatch;
+                nint ci = (nint)cz;
+                RowParallel.Run(pool, m, n, (r0, r1) => norm.Apply((float*)ci, ldc, n, r0, r1, simd));
+            }
+        }
     }
 
     /// <summary>Up to this many rows, <see cref="RunPackingB"/> gives each task all rows and a private slice of B.</summary>

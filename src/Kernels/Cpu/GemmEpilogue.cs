@@ -93,3 +93,40 @@ internal readonly unsafe struct GemmEpilogue
         }
     }
 }
+
+/// <summary>
+/// LayerNorm with affine gamma, beta of (C + residual) over every finished output row of a GEMM (all N columns), after the
+/// epilogue: where one task owns complete rows it normalises them right after its last K block, while they are still in
+/// its L2. The residual (rows n wide, contiguous) is added here, streaming row by row, rather than in the tile epilogue
+/// (there each 32-column tile would read 12 rows of it 3 KB apart, measured slower). Row r reads residual row
+/// r mod <see cref="ResidualRows"/>: one row set shared by a batch.
+/// </summary>
+internal readonly unsafe struct GemmRowLayerNorm
+{
+    public readonly float* Gamma;
+    public readonly float* Beta;
+    public readonly float Eps;
+    public readonly float* Residual;
+    public readonly int ResidualRows;
+
+    public GemmRowLayerNorm(float* gamma, float* beta, float eps, float* residual, int residualRows)
+    {
+        Gamma = gamma;
+        Beta = beta;
+        Eps = eps;
+        Residual = residual;
+        ResidualRows = residualRows;
+    }
+
+    public bool IsNone => Gamma == null;
+
+    /// <summary>Rows row0..row1 of C (n wide, rows ldc apart) normalised in place, as the standalone LayerNorm computes them.</summary>
+    public void Apply(float* c, long ldc, int n, int row0, int row1, SimdLevel simd)
+    {
+        for (int r = row0; r < row1; r++)
+        {
+            float* res = Residual == null ? null : Residual + (long)(r % ResidualRows) * n;
+            LayerNormKernel.Rows(c + r * ldc, res, c + r * ldc, Gamma, Beta, n, Eps, 0, 1, simd);
+        }
+    }
+}

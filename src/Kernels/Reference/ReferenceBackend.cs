@@ -163,6 +163,23 @@ public sealed class ReferenceBackend : IBackend
         return y;
     }
 
+    public Tensor LinearLayerNorm(Tensor x, LinearWeights weights, Tensor? residual, Tensor gamma, Tensor beta, float eps)
+    {
+        if (x.Dim(-1) != weights.InFeatures)
+            throw new ArgumentException($"x: expected last dimension {weights.InFeatures}, got shape {x.ShapeString}");
+        var outShape = x.ShapeArray();
+        outShape[^1] = weights.OutFeatures;
+        gamma.EnsureShape("gamma", weights.OutFeatures);
+        beta.EnsureShape("beta", weights.OutFeatures);
+        if (residual is not null && !IsSuffix(outShape, residual.Shape))
+            throw new ArgumentException($"residual: shape {residual.ShapeString} must equal or be a suffix of y's shape {ShapeMath.Format(outShape)}");
+        using var dense = Linear(x, weights);
+        return LayerNorm(dense, gamma, beta, eps, residual);
+    }
+
+    private static bool IsSuffix(ReadOnlySpan<int> shape, ReadOnlySpan<int> suffix) =>
+        suffix.Length > 0 && suffix.Length <= shape.Length && shape[^suffix.Length..].SequenceEqual(suffix);
+
     public Tensor Activate(Tensor x, Activation activation) => Map(x, v => Apply(v, activation));
 
     public Tensor Softmax(Tensor x)

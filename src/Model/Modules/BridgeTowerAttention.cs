@@ -43,16 +43,18 @@ public sealed partial class BridgeTowerAttention : IDisposable
         var source = encoder ?? x;
         int batch = Math.Max(x.Dim(0), source.Dim(0));
         probabilities = null;
+        // A batch-1 x against B rows of the other stream is the residual of every row: the LayerNorm repeats it.
+        var residual = x.Dim(0) == batch ? x : x.Select(0, 0);
         var dense = FewKeysDense(x, source, mask, wantProbabilities, batch);
         if (dense is null)
         {
             var context = FewQueriesContext(x, source, mask, wantProbabilities, batch)
                 ?? ProjectedContext(x, source, mask, wantProbabilities, batch, out probabilities);
-            dense = OutputDense.Forward(context);
+            var projected = OutputDense.ForwardLayerNorm(context, residual, OutputLayerNorm);
             context.Dispose();
+            return projected;
         }
-        // A batch-1 x against B rows of the other stream is the residual of every row: the LayerNorm repeats it.
-        var y = OutputLayerNorm.Forward(dense, x.Dim(0) == batch ? x : x.Select(0, 0));
+        var y = OutputLayerNorm.Forward(dense, residual);
         dense.Dispose();
         return y;
     }
@@ -102,13 +104,7 @@ public sealed class BridgeTowerFeedForward : IDisposable
     }
 
     /// <summary>The block after intermediate.dense and its activation: output.dense then LayerNorm(· + <paramref name="x"/>).</summary>
-    internal Tensor ForwardFromIntermediate(Tensor intermediate, Tensor x)
-    {
-        var dense = OutputDense.Forward(intermediate);
-        var y = OutputLayerNorm.Forward(dense, x);
-        dense.Dispose();
-        return y;
-    }
+    internal Tensor ForwardFromIntermediate(Tensor intermediate, Tensor x) => OutputDense.ForwardLayerNorm(intermediate, x, OutputLayerNorm);
 
     public void Dispose()
     {

@@ -12,6 +12,10 @@ public sealed class Linear(IBackend backend, string key, LinearWeights weights) 
     public Tensor Forward(Tensor x, Activation activation = Activation.None, Tensor? residual = null) =>
         backend.Linear(x, Weights, activation, residual);
 
+    /// <summary><paramref name="norm"/>(x·Wᵀ + b + residual) in one backend call (a post-LN block's output projection).</summary>
+    public Tensor ForwardLayerNorm(Tensor x, Tensor? residual, LayerNorm norm) =>
+        backend.LinearLayerNorm(x, Weights, residual, norm.Weight, norm.Bias, norm.Eps);
+
     public void Dispose() => Weights.Dispose();
 }
 
