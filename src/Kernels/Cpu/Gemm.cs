@@ -13,7 +13,6 @@ namespace BridgeTower.Kernels.Cpu;
 internal static unsafe class Gemm
 {
     private const int MaxNC = 1024;
-    static readonly string Exp = Environment.GetEnvironmentVariable("GEMM_EXP") ?? "";
     /// <summary>Below this many flops the whole GEMM runs on the calling thread (waking workers costs more).</summary>
     private const long InlineFlops = 1L << 20;
 
@@ -110,8 +109,12 @@ internal static unsafe class Gemm
     /// 8 tasks of 96 columns ran 325x3072·3072x768 8% slower than 2 of 384.
     /// </summary>
     private const int PrivateBColumns = 768;
-    /// <summary>Up to this many B micro-panels per task, A (unit stride along k) is read in place rather than packed.</summary>
-    private static readonly int RowsAMaxPanels = int.TryParse(Environment.GetEnvironmentVariable("GEMM_ROWSA"), out int v) ? v : 8;
+    /// <summary>
+    /// Up to this many B micro-panels per task, the wide kernel reads an A of unit stride along k in place instead of
+    /// packing it (N = 64, 192 and 325 of the absorbed-attention products: packing A cost up to a tenth of the product;
+    /// at 24 panels both ways measured alike).
+    /// </summary>
+    private const int RowsAMaxPanels = 12;
 
     /// <summary>
     /// C[z] = A[z]·B[z] with B[z][k, n] = b[z·bBatch + k·brs + n·bcs] in its caller's layout, packed here (MatMul:
@@ -121,7 +124,8 @@ internal static unsafe class Gemm
     /// element is read from memory once and its packed copy never leaves L2, where packing all of B first wrote a
     /// B-sized buffer and re-read it once per row block (with the wide slices below, 3-13% faster on the
     /// 325-row shapes, `quick parts`). Taller A keeps the shared packed B: there a private slice would be packed once per row
-    /// block, re-reading B from memory (6% slower at 2048³).
+    /// block, re-reading B from memory (6% slower at 2048³). A is read in place by the wide kernel when a task has at most
+    /// <see cref="RowsAMaxPanels"/> B panels, packed by its one task when N is one column block, else packed once up front.
     /// </summary>
     public static void RunPackingB(WorkerPool pool, SimdLevel simd, int batch, int m, int n, int k,
         float* a, long aBatch, long ars, long acs,
@@ -153,13 +157,14 @@ internal static unsafe class Gemm
         int maxPanels = (panels + colBlocks - 1) / colBlocks;
         // Equal KC blocks (325 = 163 + 162, not 256 + 69): a shallow last block pays C's loads and stores for little work.
         int kBlocks = (k + KC - 1) / KC, kcb = (k + kBlocks - 1) / kBlocks;
-        // One column block per task: each A block is used by one task only, so that task packs it where it is used
-        // and the packed copy stays in L2; with several, A is packed once, in parallel, for all of them.
-        bool rowsA = simd >= SimdLevel.Avx512 && acs == 1 && maxPanels <= RowsAMaxPanels && !Exp.Contains("packA");
-        bool ownA = !rowsA && colBlocks == 1 && !Exp.Contains("sharedA");
+        // A is read in place for few panels (rows unit-stride along k); else, with one column block per task, each A
+        // block has one user, which packs it where it is used so the packed copy stays in L2; with several column
+        // blocks A is packed once, in parallel, for all of them.
+        bool rowsA = simd >= SimdLevel.Avx512 && acs == 1 && maxPanels <= RowsAMaxPanels;
+        bool ownA = !rowsA && colBlocks == 1;
         int fullRows = m / MR * MR;
         long mpad = GemmPacking.RoundUp(m, MR), aPackedBatch = mpad * k;
-        nint ap = ownA || rowsA ? 0 : Exp.Contains("noA") ? (nint)Scratch.Get(Scratch.SharedA, checked(batch * aPackedBatch)) : (nint)PackAllA(threads > 1 ? pool : null, batch, m, k, a, aBatch, ars, acs, bl, GemmPacking.RoundUp(Math.Min(m, 8 * MR), MR), kcb);
+        nint ap = ownA || rowsA ? 0 : (nint)PackAllA(threads > 1 ? pool : null, batch, m, k, a, aBatch, ars, acs, bl, GemmPacking.RoundUp(Math.Min(m, 8 * MR), MR), kcb);
         nint aRaw = (nint)a, bp = (nint)b, cp = (nint)c;
         int tasks = batch * colBlocks;
 
@@ -178,7 +183,7 @@ internal static unsafe class Gemm
             {
                 int kc = Math.Min(kcb, k - k0);
                 bool accumulate = k0 > 0, last = k0 + kc == k;
-                if (!Exp.Contains("noB")) GemmPacking.PackBBlock(bz, brs, bcs, n, k0, kc, p0, p1, NR, bBlock);
+                GemmPacking.PackBBlock(bz, brs, bcs, n, k0, kc, p0, p1, NR, bBlock);
                 // Read in place, A's ragged last rows are still packed (zero-padded) once per K block.
                 if (rowsA && fullRows < m) GemmPacking.PackA(az, ars, 1, fullRows, m - fullRows, k0, kc, MR, aPack);
                 // A in L2-sized row blocks; each B micro-panel (L1) sweeps a block's MR-row micro-panels.
