@@ -22,6 +22,11 @@ namespace BridgeTower.Bench;
 ///   quick parts M N K [--threads T]      where a MatMul's time goes: output allocation, packing B, the blocked GEMM
 ///   quick lnfuse M N K [--threads T]     LayerNorm(x(M,K)·Wᵀ + b + residual): Linear then LayerNorm against LinearLayerNorm
 ///                                        (calls interleaved; the post-LN blocks' output projection)
+///   quick lnproj B T N M [--act A]       LayerNormProjected on (B,T,N) rows, a (T,N) residual, a (T,M) shared projection
+///   quick matmul BATCH M N K [--transb] [--perma] [--threads T]
+///                                        the backend's batched MatMul (BATCH,M,K)·(BATCH,K,N) as the model calls it;
+///                                        --transb passes B as (BATCH,N,K) with transposeB, --perma passes A as a
+///                                        (M,BATCH,K) tensor permuted to (BATCH,M,K) (a per-head view)
 /// </summary>
 public static class Quick
 {
@@ -32,6 +37,8 @@ public static class Quick
     /// <summary>--act Gelu|QuickGelu|Tanh: linear applies it with a bias in its epilogue, as the model's FFN does.</summary>
     private static Activation s_activation = Activation.None;
     private static bool s_into;
+    /// <summary>--transb / --perma: matmul's B transposed, A a permuted per-head view.</summary>
+    private static bool s_transB, s_permA;
 
     public static int Run(string[] args)
     {
@@ -43,6 +50,8 @@ public static class Quick
             {
                 if (args[i] == "--threads" && i + 1 < args.Length) threads = int.Parse(args[++i]);
                 else if (args[i] == "--into") s_into = true;
+                else if (args[i] == "--transb") s_transB = true;
+                else if (args[i] == "--perma") s_permA = true;
                 else if (args[i] == "--simd" && i + 1 < args.Length) s_simd = Enum.Parse<SimdLevel>(args[++i], ignoreCase: true);
                 else if (args[i] == "--act" && i + 1 < args.Length) s_activation = Enum.Parse<Activation>(args[++i], ignoreCase: true);
                 else rest.Add(args[i]);
@@ -59,6 +68,7 @@ public static class Quick
                 "lnproj" when n.Length == 4 => LayerNormProjected(n[0], n[1], n[2], n[3], threads),
                 "parts" when n.Length == 3 => Parts(n[0], n[1], n[2], threads),
                 "lnfuse" when n.Length == 3 => LayerNormFusion(n[0], n[1], n[2], threads),
+                "matmul" when n.Length == 4 => BatchedMatMul(n[0], n[1], n[2], n[3], threads),
                 "kernel" when n.Length == 0 => MicroKernel(SimdSupport.Detected),
                 "kernel" when n.Length == 1 && n[0] is 256 or 512 => MicroKernel(SimdSupport.Clamp(n[0] == 512 ? SimdLevel.Avx512 : SimdLevel.Avx2Fma)),
                 _ => double.NaN,
@@ -76,7 +86,7 @@ public static class Quick
 
     private static int Usage()
     {
-        Console.Error.WriteLine("usage: quick gemm|linear|parts M N K [--threads T] [--into] [--act gelu|quickgelu|tanh] | quick attention B H TQ TK D [--threads T] | quick peak [--threads T] | quick kernel [256|512]");
+        Console.Error.WriteLine("usage: quick gemm|linear|parts|lnfuse M N K [--threads T] [--into] [--act gelu|quickgelu|tanh] | quick lnproj B T N M [--act A] | quick matmul BATCH M N K [--transb] [--perma] | quick attention B H TQ TK D [--threads T] | quick peak [--threads T] | quick kernel [256|512]");
         return 2;
     }
 
@@ -158,6 +168,16 @@ public static class Quick
             Console.WriteLine($"{ways[i].Name,-28} {med * 1e3,8:F3} ms  ({flops / med / 1e9,6:F1} GFLOP/s, {times[i].Count} calls)");
         }
         return flops / fused / 1e9;
+    }
+
+    /// <summary>The backend's batched MatMul on (batch, m, k)·(batch, k, n), each result given back to the pool.</summary>
+    private static double BatchedMatMul(int batch, int m, int n, int k, int threads)
+    {
+        using var cpu = new CpuBackend(threads, s_simd);
+        var a = s_permA ? Random(1, m, batch, k).Permute(1, 0, 2) : Random(1, batch, m, k);
+        var b = s_transB ? Random(2, batch, n, k) : Random(2, batch, k, n);
+        Console.WriteLine($"matmul {batch}x {m}x{k}·{k}x{n}{(s_transB ? " (B transposed)" : "")}{(s_permA ? " (A per-head view)" : "")}, {cpu.Name}");
+        return Measure(2.0 * batch * m * n * k, () => cpu.MatMul(a, b, s_transB).Dispose());
     }
 
     /// <summary>

@@ -89,6 +89,36 @@ public unsafe class GemmTests
         AssertClose(Reference.MatMul(a2, b2), cpu.MatMul(a2, b2), GemmTolerance(30, a2, b2), "batched matmul, B packed per task");
     }
 
+    public static IEnumerable<object[]> PerHeadCases()
+    {
+        // (batch, m, n, k): A read in place by the wide kernel (few B panels) with 1, 5 and 0 ragged rows past its
+        // 12-row panels, a ragged last B panel, K in one block or two equal ones (296 = 148 + 148, 333 = 167 + 166);
+        // A packed by its one task (13 panels); on 2 threads, one batch row split into two column blocks of 13 and 12
+        // panels, A packed up front in equal K blocks.
+        int[][] shapes = [[3, 13, 70, 17], [2, 29, 65, 296], [3, 24, 333, 64], [2, 17, 400, 300], [1, 25, 800, 333]];
+        foreach (var c in Configurations())
+            foreach (var s in shapes)
+                yield return [c[0], c[1], s[0], s[1], s[2], s[3]];
+    }
+
+    /// <summary>
+    /// Batched products on the attention's operand layouts: A a per-head view of (M, batch, K) (rows batch·K apart,
+    /// batch stride K), B row-major, transposed (N, K), or a per-head view itself.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(PerHeadCases))]
+    public void Batched_MatMul_on_per_head_views_matches_reference(SimdLevel simd, int threads, int batch, int m, int n, int k)
+    {
+        using var cpu = new CpuBackend(threads, simd);
+        var a = Random(30, m, batch, k).Permute(1, 0, 2);
+        var b = Random(31, batch, k, n);
+        AssertClose(Reference.MatMul(a, b), cpu.MatMul(a, b), GemmTolerance(k, a, b), $"matmul {batch}x {m}x{k}·{k}x{n}, A per head");
+        var bt = Random(32, batch, n, k);
+        AssertClose(Reference.MatMul(a, bt, true), cpu.MatMul(a, bt, true), GemmTolerance(k, a, bt), $"matmul {batch}x {m}x{k}·({n}x{k})ᵀ, A per head");
+        var bh = Random(33, k, batch, n).Permute(1, 0, 2);
+        AssertClose(Reference.MatMul(a, bh), cpu.MatMul(a, bh), GemmTolerance(k, a, bh), $"matmul {batch}x {m}x{k}·{k}x{n}, both per head");
+    }
+
     public static IEnumerable<object[]> LinearCases()
     {
         foreach (var c in Configurations())

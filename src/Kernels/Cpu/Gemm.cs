@@ -125,6 +125,12 @@ internal static unsafe class Gemm
     /// 8 tasks of 96 columns ran 325x3072·3072x768 8% slower than 2 of 384.
     /// </summary>
     private const int PrivateBColumns = 768;
+    /// <summary>
+    /// Up to this many B micro-panels per task, the wide kernel reads an A of unit stride along k in place instead of
+    /// packing it (N = 64, 192 and 325 of the absorbed-attention products: packing A cost up to a tenth of the product;
+    /// at 24 panels both ways measured alike).
+    /// </summary>
+    private const int RowsAMaxPanels = 12;
 
     /// <summary>
     /// C[z] = A[z]·B[z] with B[z][k, n] = b[z·bBatch + k·brs + n·bcs] in its caller's layout, packed here (MatMul:
@@ -134,7 +140,8 @@ internal static unsafe class Gemm
     /// element is read from memory once and its packed copy never leaves L2, where packing all of B first wrote a
     /// B-sized buffer and re-read it once per row block (with the wide slices below, 3-13% faster on the
     /// 325-row shapes, `quick parts`). Taller A keeps the shared packed B: there a private slice would be packed once per row
-    /// block, re-reading B from memory (6% slower at 2048³).
+    /// block, re-reading B from memory (6% slower at 2048³). A is read in place by the wide kernel when a task has at most
+    /// <see cref="RowsAMaxPanels"/> B panels, packed by its one task when N is one column block, else packed once up front.
     /// </summary>
     public static void RunPackingB(WorkerPool pool, SimdLevel simd, int batch, int m, int n, int k,
         float* a, long aBatch, long ars, long acs,
@@ -164,9 +171,17 @@ internal static unsafe class Gemm
         }
         colBlocks = Math.Min(colBlocks, panels);
         int maxPanels = (panels + colBlocks - 1) / colBlocks;
+        // Equal KC blocks (325 = 163 + 162, not 256 + 69): a shallow last block pays C's loads and stores for little work.
+        int kBlocks = (k + KC - 1) / KC, kcb = (k + kBlocks - 1) / kBlocks;
+        // A is read in place for few panels (rows unit-stride along k); else, with one column block per task, each A
+        // block has one user, which packs it where it is used so the packed copy stays in L2; with several column
+        // blocks A is packed once, in parallel, for all of them.
+        bool rowsA = simd >= SimdLevel.Avx512 && acs == 1 && maxPanels <= RowsAMaxPanels;
+        bool ownA = !rowsA && colBlocks == 1;
+        int fullRows = m / MR * MR;
         long mpad = GemmPacking.RoundUp(m, MR), aPackedBatch = mpad * k;
-        nint ap = (nint)PackAllA(threads > 1 ? pool : null, batch, m, k, a, aBatch, ars, acs, bl, GemmPacking.RoundUp(Math.Min(m, 8 * MR), MR));
-        nint bp = (nint)b, cp = (nint)c;
+        nint ap = ownA || rowsA ? 0 : (nint)PackAllA(threads > 1 ? pool : null, batch, m, k, a, aBatch, ars, acs, bl, GemmPacking.RoundUp(Math.Min(m, 8 * MR), MR), kcb);
+        nint aRaw = (nint)a, bp = (nint)b, cp = (nint)c;
         int tasks = batch * colBlocks;
 
         void Task(int t)
@@ -174,20 +189,27 @@ internal static unsafe class Gemm
             int z = t / colBlocks, jb = t % colBlocks;
             // Columns split by whole panels as evenly as they go (72 panels in 4 blocks: 18 each).
             int p0 = (int)((long)jb * panels / colBlocks), p1 = (int)((long)(jb + 1) * panels / colBlocks);
-            float* bBlock = Scratch.Get(Scratch.PrivateB, (long)KC * maxPanels * NR);
+            float* bBlock = Scratch.Get(Scratch.PrivateB, (long)kcb * maxPanels * NR);
+            float* aPack = ownA ? Scratch.Get(Scratch.PackA, (long)MC * kcb) : rowsA ? Scratch.Get(Scratch.PackA, (long)MR * kcb) : null;
             float* tile = Scratch.Get(Scratch.Tile, MR * NR);
+            float* az = (float*)aRaw + z * aBatch;
             float* bz = (float*)bp + z * bBatch;
             float* cz = (float*)cp + z * cBatch;
-            for (int k0 = 0; k0 < k; k0 += KC)
+            for (int k0 = 0; k0 < k; k0 += kcb)
             {
-                int kc = Math.Min(KC, k - k0);
+                int kc = Math.Min(kcb, k - k0);
                 bool accumulate = k0 > 0, last = k0 + kc == k;
                 GemmPacking.PackBBlock(bz, brs, bcs, n, k0, kc, p0, p1, NR, bBlock);
-                float* aBlock = (float*)ap + z * aPackedBatch + k0 * mpad;
+                // Read in place, A's ragged last rows are still packed (zero-padded) once per K block.
+                if (rowsA && fullRows < m) GemmPacking.PackA(az, ars, 1, fullRows, m - fullRows, k0, kc, MR, aPack);
                 // A in L2-sized row blocks; each B micro-panel (L1) sweeps a block's MR-row micro-panels.
                 for (int i0 = 0; i0 < m; i0 += MC)
                 {
                     int mc = Math.Min(MC, m - i0);
+                    float* aBlock;
+                    if (rowsA) aBlock = aPack - (long)fullRows * kc;
+                    else if (ownA) { GemmPacking.PackA(az, ars, acs, i0, mc, k0, kc, MR, aPack); aBlock = aPack - (long)i0 * kc; }
+                    else aBlock = (float*)ap + z * aPackedBatch + k0 * mpad;
                     for (int p = p0; p < p1; p++)
                     {
                         int jr = p * NR, nr = Math.Min(NR, n - jr);
@@ -196,7 +218,17 @@ internal static unsafe class Gemm
                         {
                             int mr = Math.Min(MR, m - ir);
                             float* cTile = cz + ir * ldc + jr;
-                            MicroTile(simd, kc, mr, nr, aBlock + ir * kc, bPanel, NR, cTile, ldc, accumulate, tile, bPanel);
+                            if (rowsA && ir < fullRows)
+                            {
+                                float* aRows = az + ir * ars + k0;
+                                if (nr == NR) GemmMicroKernels.Avx512x12x32RowsA(kc, aRows, ars, bPanel, NR, cTile, ldc, accumulate);
+                                else
+                                {
+                                    GemmMicroKernels.Avx512x12x32RowsA(kc, aRows, ars, bPanel, NR, tile, NR, false);
+                                    CopyTile(tile, NR, cTile, ldc, MR, nr, accumulate);
+                                }
+                            }
+                            else MicroTile(simd, kc, mr, nr, aBlock + ir * kc, bPanel, NR, cTile, ldc, accumulate, tile, bPanel);
                             if (last && !epi.IsNone) epi.Apply(cTile, ldc, ir, jr, mr, nr, simd);
                         }
                     }
@@ -250,9 +282,9 @@ internal static unsafe class Gemm
     /// a multiple of MR), into the calling thread's shared-A scratch; tasks are (z, KC-block, mcBlock rows).
     /// </summary>
     private static float* PackAllA(WorkerPool? pool, int batch, int m, int k, float* a, long aBatch, long ars, long acs,
-        GemmBlocking bl, int mcBlock)
+        GemmBlocking bl, int mcBlock, int kcBlock = 0)
     {
-        int MR = bl.MR, KC = bl.KC;
+        int MR = bl.MR, KC = kcBlock > 0 ? kcBlock : bl.KC;
         long mpad = GemmPacking.RoundUp(m, MR), aPackedBatch = mpad * k;
         float* shared = Scratch.Get(Scratch.SharedA, checked(batch * aPackedBatch));
         int kBlocks = (k + KC - 1) / KC, icBlocks = (m + mcBlock - 1) / mcBlock;

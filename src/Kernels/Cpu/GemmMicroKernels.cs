@@ -95,6 +95,78 @@ internal static unsafe class GemmMicroKernels
     }
 
     /// <summary>
+    /// <see cref="Avx512x12x32"/> with A read in place: 12 rows lda floats apart, unit stride along k (no packed panel).
+    /// For a product with few B panels, packing A would cost about as much as using it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Avx512x12x32RowsA(int kc, float* a, long lda, float* b, long ldb, float* c, long ldc, bool accumulate)
+    {
+        for (int r = 0; r < WideMR; r++) { Sse.Prefetch0(c + r * ldc); Sse.Prefetch0(c + r * ldc + 16); }
+        Vector512<float> c0a = default, c0b = default;
+        Vector512<float> c1a = default, c1b = default;
+        Vector512<float> c2a = default, c2b = default;
+        Vector512<float> c3a = default, c3b = default;
+        Vector512<float> c4a = default, c4b = default;
+        Vector512<float> c5a = default, c5b = default;
+        Vector512<float> c6a = default, c6b = default;
+        Vector512<float> c7a = default, c7b = default;
+        Vector512<float> c8a = default, c8b = default;
+        Vector512<float> c9a = default, c9b = default;
+        Vector512<float> c10a = default, c10b = default;
+        Vector512<float> c11a = default, c11b = default;
+        // Rows 0-2, 3-5, 6-8, 9-11 from four pointers at offsets 0, lda, 2·lda (base + index·scale addressing).
+        float* a0 = a, a3 = a + 3 * lda, a6 = a + 6 * lda, a9 = a + 9 * lda;
+        long l2 = 2 * lda;
+        for (int k = 0; k < kc; k++, a0++, a3++, a6++, a9++, b += ldb)
+        {
+            var b0 = Avx512F.LoadVector512(b);
+            var b1 = Avx512F.LoadVector512(b + 16);
+            var av = Vector512.Create(a0[0]); c0a = Avx512F.FusedMultiplyAdd(av, b0, c0a); c0b = Avx512F.FusedMultiplyAdd(av, b1, c0b);
+            av = Vector512.Create(a0[lda]); c1a = Avx512F.FusedMultiplyAdd(av, b0, c1a); c1b = Avx512F.FusedMultiplyAdd(av, b1, c1b);
+            av = Vector512.Create(a0[l2]); c2a = Avx512F.FusedMultiplyAdd(av, b0, c2a); c2b = Avx512F.FusedMultiplyAdd(av, b1, c2b);
+            av = Vector512.Create(a3[0]); c3a = Avx512F.FusedMultiplyAdd(av, b0, c3a); c3b = Avx512F.FusedMultiplyAdd(av, b1, c3b);
+            av = Vector512.Create(a3[lda]); c4a = Avx512F.FusedMultiplyAdd(av, b0, c4a); c4b = Avx512F.FusedMultiplyAdd(av, b1, c4b);
+            av = Vector512.Create(a3[l2]); c5a = Avx512F.FusedMultiplyAdd(av, b0, c5a); c5b = Avx512F.FusedMultiplyAdd(av, b1, c5b);
+            av = Vector512.Create(a6[0]); c6a = Avx512F.FusedMultiplyAdd(av, b0, c6a); c6b = Avx512F.FusedMultiplyAdd(av, b1, c6b);
+            av = Vector512.Create(a6[lda]); c7a = Avx512F.FusedMultiplyAdd(av, b0, c7a); c7b = Avx512F.FusedMultiplyAdd(av, b1, c7b);
+            av = Vector512.Create(a6[l2]); c8a = Avx512F.FusedMultiplyAdd(av, b0, c8a); c8b = Avx512F.FusedMultiplyAdd(av, b1, c8b);
+            av = Vector512.Create(a9[0]); c9a = Avx512F.FusedMultiplyAdd(av, b0, c9a); c9b = Avx512F.FusedMultiplyAdd(av, b1, c9b);
+            av = Vector512.Create(a9[lda]); c10a = Avx512F.FusedMultiplyAdd(av, b0, c10a); c10b = Avx512F.FusedMultiplyAdd(av, b1, c10b);
+            av = Vector512.Create(a9[l2]); c11a = Avx512F.FusedMultiplyAdd(av, b0, c11a); c11b = Avx512F.FusedMultiplyAdd(av, b1, c11b);
+        }
+        if (accumulate)
+        {
+            Add512(c + 0 * ldc, c0a, c0b);
+            Add512(c + 1 * ldc, c1a, c1b);
+            Add512(c + 2 * ldc, c2a, c2b);
+            Add512(c + 3 * ldc, c3a, c3b);
+            Add512(c + 4 * ldc, c4a, c4b);
+            Add512(c + 5 * ldc, c5a, c5b);
+            Add512(c + 6 * ldc, c6a, c6b);
+            Add512(c + 7 * ldc, c7a, c7b);
+            Add512(c + 8 * ldc, c8a, c8b);
+            Add512(c + 9 * ldc, c9a, c9b);
+            Add512(c + 10 * ldc, c10a, c10b);
+            Add512(c + 11 * ldc, c11a, c11b);
+        }
+        else
+        {
+            Set512(c + 0 * ldc, c0a, c0b);
+            Set512(c + 1 * ldc, c1a, c1b);
+            Set512(c + 2 * ldc, c2a, c2b);
+            Set512(c + 3 * ldc, c3a, c3b);
+            Set512(c + 4 * ldc, c4a, c4b);
+            Set512(c + 5 * ldc, c5a, c5b);
+            Set512(c + 6 * ldc, c6a, c6b);
+            Set512(c + 7 * ldc, c7a, c7b);
+            Set512(c + 8 * ldc, c8a, c8b);
+            Set512(c + 9 * ldc, c9a, c9b);
+            Set512(c + 10 * ldc, c10a, c10b);
+            Set512(c + 11 * ldc, c11a, c11b);
+        }
+    }
+
+    /// <summary>
     /// The wide kernel's ragged M edge: C[4x32] from rows r..r+3 of a 12-row packed A panel (a points at
     /// row r, panel stride 12), so a 16-row GEMM computes 16 rows instead of 24.
     /// </summary>
