@@ -1,5 +1,4 @@
 using BridgeTower.Kernels;
-using BridgeTower.Model.Weights;
 using BridgeTower.Tensors;
 
 namespace BridgeTower.Model.Modules;
@@ -16,42 +15,45 @@ namespace BridgeTower.Model.Modules;
 /// </summary>
 public sealed partial class CrossLayer
 {
-    /// <summary>G (H_in, I); W_o,h·G per head (H, d, I); 1ᵀG and β·W₁ᵀ + b₁ (I); null when not kept for this layer.</summary>
-    private Tensor? _sharedG, _sharedOutputG, _sharedColumnSums, _sharedBias;
-    private IBackend? _backend;
+    /// <summary>G (H_in, I); W_o,h·G per head (H, d, I); 1ᵀG and β·W₁ᵀ + b₁ (I).</summary>
+    private sealed record SharedInputFactors(Tensor G, Tensor OutputG, Tensor ColumnSums, Tensor Bias);
 
-    private void KeepSharedInputWeights(WeightBinder w, string prefix)
+    private readonly IBackend _backend;
+    private readonly bool _sharedInputRoute;
+    private readonly object _sharedInputGate = new();
+    /// <summary>Built by the first call that takes the route (19 MB at base), so models that never share an image never pay for it.</summary>
+    private SharedInputFactors? _sharedInput;
+
+    /// <summary>
+    /// The factors from the layer's prepared weights alone, through the backend: intermediate.dense applied to diag(γ)
+    /// gives G + b₁ per row, to β gives β·W₁ᵀ + b₁, to a zero row b₁.
+    /// </summary>
+    private SharedInputFactors SharedInput()
     {
-        var blocks = CrossAttention.FewKeysOutputBlocks
-            ?? throw new InvalidOperationException($"{prefix}: the shared-input route needs the cross-attention's few-keys route");
-        var gamma = CrossAttention.OutputLayerNorm.Weight.ToFloatArray();
-        var beta = CrossAttention.OutputLayerNorm.Bias.ToFloatArray();
-        int hidden = gamma.Length, inter = FeedForward.IntermediateDense.Weights.OutFeatures;
-        var w1 = w.F32($"{prefix}.intermediate.dense.weight", inter, hidden).ToFloatArray(); // (I, H_in)
-        var b1 = w.F32($"{prefix}.intermediate.dense.bias", inter).ToFloatArray();
-        var g = new float[hidden * inter];
-        var columnSums = new float[inter];
-        var bias = new float[inter];
-        for (int n = 0; n < inter; n++)
+        if (Volatile.Read(ref _sharedInput) is { } built) return built;
+        lock (_sharedInputGate)
         {
-            double sum = 0, shift = b1[n];
-            for (int k = 0; k < hidden; k++)
-            {
-                float gk = gamma[k] * w1[n * hidden + k];
-                g[k * inter + n] = gk;
-                sum += gk;
-                shift += (double)beta[k] * w1[n * hidden + k];
-            }
-            columnSums[n] = (float)sum;
-            bias[n] = (float)shift;
+            if (_sharedInput is not null) return _sharedInput;
+            var norm = CrossAttention.OutputLayerNorm;
+            var blocks = CrossAttention.FewKeysOutputBlocks!;
+            int hidden = norm.Weight.Dim(0), heads = blocks.Dim(0), d = blocks.Dim(1);
+            var gamma = norm.Weight.ToFloatArray();
+            var diagonal = new float[hidden * hidden];
+            for (int k = 0; k < hidden; k++) diagonal[k * hidden + k] = gamma[k];
+            using var temps = new Temporaries();
+            var dense = FeedForward.IntermediateDense;
+            var b1 = temps.Add(dense.Forward(Tensor.Zeros(1, hidden)));
+            var g = temps.Add(_backend.AddScaled(temps.Add(dense.Forward(Tensor.FromArray(diagonal, hidden, hidden))), b1.Reshape(b1.Dim(1)), 1f, -1f));
+            var bias = temps.Add(dense.Forward(norm.Bias.Reshape(1, hidden)));
+            var columnSums = temps.Add(_backend.MatMul(Tensor.FromArray(Enumerable.Repeat(1f, hidden).ToArray(), 1, hidden), g));
+            var outputG = temps.Add(_backend.MatMul(blocks.Reshape(heads * d, hidden), g));
+            int inter = g.Dim(1);
+            // Kept as plain arrays, not pool buffers: they live as long as the model, whatever pool a caller scopes.
+            _sharedInput = new SharedInputFactors(Tensor.FromArray(g.ToFloatArray(), hidden, inter),
+                Tensor.FromArray(outputG.ToFloatArray(), heads, d, inter),
+                Tensor.FromArray(columnSums.ToFloatArray(), inter), Tensor.FromArray(bias.ToFloatArray(), inter));
+            return _sharedInput;
         }
-        _backend = w.Backend;
-        _sharedG = Tensor.FromArray(g, hidden, inter);
-        _sharedColumnSums = Tensor.FromArray(columnSums, inter);
-        _sharedBias = Tensor.FromArray(bias, inter);
-        int heads = blocks.Dim(0), d = blocks.Dim(1);
-        using var outputG = w.Backend.MatMul(blocks.Reshape(heads * d, hidden), _sharedG);
-        _sharedOutputG = Tensor.FromArray(outputG.ToFloatArray(), heads, d, inter);
     }
 
     /// <summary>
@@ -60,33 +62,35 @@ public sealed partial class CrossLayer
     /// </summary>
     internal Tensor? SharedInputCrossAndFeedForward(Tensor attended, Tensor other, Tensor? otherMask)
     {
-        if (_sharedG is null || attended.Dim(0) != 1 || other.Dim(0) <= 1) return null;
+        if (!_sharedInputRoute || attended.Dim(0) != 1 || other.Dim(0) <= 1) return null;
         int batch = other.Dim(0), tq = attended.Dim(1), hidden = attended.Dim(2), tk = other.Dim(1);
-        int heads = _sharedOutputG!.Dim(0), d = _sharedOutputG.Dim(1), inter = _sharedG.Dim(1);
+        var blocks = CrossAttention.FewKeysOutputBlocks!;
+        int heads = blocks.Dim(0), d = blocks.Dim(1), inter = FeedForward.IntermediateDense.Weights.OutFeatures;
         // Per column of W₁ᵀ: (a + b_o)·G once, v·(W_o·G) and p·(z·G) per text, against Tq·H_in per text.
-        double shared = (double)tq * hidden + (double)batch * heads * tk * d + (double)batch * tq * heads * tk;
-        if (shared >= (double)batch * tq * hidden) return null;
+        double factored = (double)tq * hidden + (double)batch * heads * tk * d + (double)batch * tq * heads * tk;
+        if (factored >= (double)batch * tq * hidden) return null;
 
-        var backend = _backend!;
+        var backend = _backend;
         using var temps = new Temporaries();
         var parts = CrossAttention.SharedQueriesDenseWithFactors(temps, attended, other, otherMask);
         if (parts is null) return null;
         var (dense, factors) = parts.Value;
+        var shared = SharedInput();
         temps.Add(dense);
         var a = attended.Select(0, 0);
         var crossed = temps.Add(CrossAttention.OutputLayerNorm.Forward(dense, a));
 
-        var sharedPart = temps.Add(backend.MatMul(temps.Add(backend.AddScaled(a, CrossAttention.FewKeysOutputBias!)), _sharedG));
+        var sharedPart = temps.Add(backend.MatMul(temps.Add(backend.AddScaled(a, CrossAttention.FewKeysOutputBias!)), shared.G));
         // The per-text tensors are up to B·Tq·I floats (64 MB at base, 16 texts): each goes back to the pool as soon as it
         // is read, so two are alive at a time (fresh ones would cost page faults on every call).
         Tensor perText;
-        using (var perHead = backend.MatMul(factors.Values, _sharedOutputG))
+        using (var perHead = backend.MatMul(factors.Values, shared.OutputG))
         using (var zG = perHead.Reshape(heads, batch, tk, inter).Permute(1, 0, 2, 3).Contiguous())
             perText = backend.MatMul(factors.Probabilities, zG.Reshape(batch, heads * tk, inter));
         Tensor intermediate;
         using (perText)
             intermediate = backend.LayerNormProjected(dense, a, CrossAttention.OutputLayerNorm.Eps, perText, sharedPart,
-                _sharedColumnSums!, _sharedBias!, FeedForward.Activation);
+                shared.ColumnSums, shared.Bias, FeedForward.Activation);
         using (intermediate) return FeedForward.ForwardFromIntermediate(intermediate, crossed);
     }
 }

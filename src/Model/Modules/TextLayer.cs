@@ -41,7 +41,7 @@ public sealed partial class CrossLayer : IDisposable
 
     /// <param name="selfRoutes">absorbed routes of the self-attention (FewQueries where <see cref="ForwardCls"/> runs)</param>
     /// <param name="crossRoutes">absorbed routes of the cross-attention (text over image tokens: FewQueries; the reverse: FewKeys)</param>
-    /// <param name="sharedInputRoute">keep the weights of <see cref="SharedInputCrossAndFeedForward"/> (a layer whose input may be one
+    /// <param name="sharedInputRoute">may take <see cref="SharedInputCrossAndFeedForward"/>, its factors built on first use (a layer whose input may be one
     /// image's rows shared by many texts: the image stream's layer 0); needs <paramref name="crossRoutes"/> FewKeys</param>
     internal CrossLayer(WeightBinder w, string prefix, BridgeTowerTextConfig c, AbsorbedRoutes selfRoutes = AbsorbedRoutes.None,
         AbsorbedRoutes crossRoutes = AbsorbedRoutes.None, bool sharedInputRoute = false)
@@ -50,7 +50,8 @@ public sealed partial class CrossLayer : IDisposable
         Attention = new BridgeTowerAttention(w, $"{prefix}.attention", c.HiddenSize, c.NumAttentionHeads, c.LayerNormEps, selfRoutes);
         CrossAttention = new BridgeTowerAttention(w, $"{prefix}.crossattention", c.HiddenSize, c.NumAttentionHeads, c.LayerNormEps, crossRoutes);
         FeedForward = new BridgeTowerFeedForward(w, prefix, c.HiddenSize, c.IntermediateSize, act, c.LayerNormEps);
-        if (sharedInputRoute) KeepSharedInputWeights(w, prefix);
+        _backend = w.Backend;
+        _sharedInputRoute = sharedInputRoute && CrossAttention.FewKeysOutputBlocks is not null;
     }
 
     public Tensor Forward(Tensor x, Tensor other, Tensor? mask, Tensor? otherMask, bool wantProbabilities, out Tensor? selfProbabilities)
