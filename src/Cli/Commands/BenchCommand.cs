@@ -145,10 +145,11 @@ public sealed class BenchCommand : ICommand
             for (int m = 0; m < measured.Count; m++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                bool first = r == -warmup;
                 backend.Timing = profile && r >= 0;
                 backend.Section = measured[m].Label;
-                if (first) backend.ResetFlops();
+                // FLOPs of the first timed run: the warm-up also builds what the model makes once (route factors).
+                bool counted = r == 0;
+                if (counted) backend.ResetFlops();
                 var cpuBefore = process.TotalProcessorTime;
                 var pool = PinnedBufferPool.Current;
                 long rentsBefore = pool.RentCount, reusesBefore = pool.ReuseCount, allocatedBefore = pool.AllocatedBytes;
@@ -156,7 +157,7 @@ public sealed class BenchCommand : ICommand
                 measured[m].Forward();
                 watch.Stop();
                 process.Refresh();
-                if (first) flops[m] = backend.Flops;
+                if (counted) flops[m] = backend.Flops;
                 if (r >= 0)
                 {
                     // Fresh arrays in a timed run mean page faults the arena was meant to avoid.
