@@ -13,19 +13,20 @@ namespace BridgeTower.Tests.Model;
 /// </summary>
 public class AbsorbedAttentionTests
 {
-    private static Tensor Random(Random r, params int[] shape)
+    internal static Tensor Random(Random r, params int[] shape)
     {
         var data = new float[shape.Aggregate(1, (a, d) => a * d)];
         for (int i = 0; i < data.Length; i++) data[i] = (float)(r.NextDouble() * 4 - 2);
         return Tensor.FromArray(data, shape);
     }
 
-    /// <summary>A tiny model (hidden 64, 2 heads) that owns its backend.</summary>
-    private static BridgeTowerModel TinyModel(string backendName)
+    /// <summary>A tiny model (hidden 64, 2 heads) that owns its backend; <paramref name="weights"/> may wrap its random weights.</summary>
+    internal static BridgeTowerModel TinyModel(string backendName, Func<IWeightSource, IWeightSource>? weights = null)
     {
         IBackend backend = backendName == "cpu" ? new CpuBackend(2) : new ReferenceBackend();
         var config = RandomWeightsTests.TinyConfig();
-        var model = BridgeTowerModel.FromWeights(config, new RandomWeights(config, BridgeTowerHead.None, 7), backend);
+        IWeightSource source = new RandomWeights(config, BridgeTowerHead.None, 7);
+        var model = BridgeTowerModel.FromWeights(config, weights?.Invoke(source) ?? source, backend);
         ((IOwnsResources)model).Own(backend); // disposed with the model
         return model;
     }

@@ -1,6 +1,3 @@
-using BridgeTower.Kernels;
-using BridgeTower.Kernels.Cpu;
-using BridgeTower.Kernels.Reference;
 using BridgeTower.Model;
 using BridgeTower.Model.Weights;
 
@@ -14,12 +11,7 @@ namespace BridgeTower.Tests.Model;
 /// </summary>
 public class SharedInputRouteTests
 {
-    private static Tensor Random(Random r, params int[] shape)
-    {
-        var data = new float[shape.Aggregate(1, (a, d) => a * d)];
-        for (int i = 0; i < data.Length; i++) data[i] = (float)(r.NextDouble() * 4 - 2);
-        return Tensor.FromArray(data, shape);
-    }
+    private static Tensor Random(Random r, params int[] shape) => AbsorbedAttentionTests.Random(r, shape);
 
     private sealed class PerturbedLayerNorms(IWeightSource inner) : IWeightSource
     {
@@ -41,14 +33,8 @@ public class SharedInputRouteTests
         public void Release(string name, Tensor tensor) => inner.Release(name, tensor);
     }
 
-    private static BridgeTowerModel TinyModel(string backendName)
-    {
-        IBackend backend = backendName == "cpu" ? new CpuBackend(2) : new ReferenceBackend();
-        var config = RandomWeightsTests.TinyConfig();
-        var model = BridgeTowerModel.FromWeights(config, new PerturbedLayerNorms(new RandomWeights(config, BridgeTowerHead.None, 7)), backend);
-        ((IOwnsResources)model).Own(backend);
-        return model;
-    }
+    private static BridgeTowerModel TinyModel(string backendName) =>
+        AbsorbedAttentionTests.TinyModel(backendName, random => new PerturbedLayerNorms(random));
 
     [Theory]
     [InlineData("cpu", 3, 3, false)]
