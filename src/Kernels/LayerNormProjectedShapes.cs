@@ -13,21 +13,14 @@ internal static class LayerNormProjectedShapes
         ArgumentNullException.ThrowIfNull(columnSums);
         ArgumentNullException.ThrowIfNull(bias);
         if (x.Rank < 1) throw new ArgumentException($"x: needs rank >= 1, got {x.ShapeString}", nameof(x));
-        if (residual is not null) EnsureSuffix(residual, nameof(residual), x, nameof(x));
+        if (residual is not null) ShapeChecks.EnsureSuffix(residual, nameof(residual), x.Shape, nameof(x));
         var xShape = x.Shape; var pShape = projected.Shape;
         if (pShape.Length != xShape.Length || !pShape[..^1].SequenceEqual(xShape[..^1]))
             throw new ArgumentException($"projected: shape {projected.ShapeString} must be x's {x.ShapeString} with another last dimension", nameof(projected));
-        if (projectedShared is not null) EnsureSuffix(projectedShared, nameof(projectedShared), projected, nameof(projected));
+        if (projectedShared is not null) ShapeChecks.EnsureSuffix(projectedShared, nameof(projectedShared), projected.Shape, nameof(projected));
         int m = projected.Dim(-1);
         columnSums.EnsureShape(nameof(columnSums), m);
         bias.EnsureShape(nameof(bias), m);
         return projected.ShapeArray();
-    }
-
-    private static void EnsureSuffix(Tensor t, string name, Tensor of, string ofName)
-    {
-        var shape = t.Shape; var full = of.Shape;
-        if (shape.Length == 0 || shape.Length > full.Length || !full[^shape.Length..].SequenceEqual(shape))
-            throw new ArgumentException($"{name}: shape {t.ShapeString} must equal or be a suffix of {ofName}'s shape {of.ShapeString}", name);
     }
 }

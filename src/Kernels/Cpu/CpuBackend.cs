@@ -286,9 +286,7 @@ public sealed unsafe class CpuBackend : IBackend
     {
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
-        var aShape = a.Shape; var bShape = b.Shape;
-        if (bShape.Length > aShape.Length || !aShape[^bShape.Length..].SequenceEqual(bShape))
-            throw new ArgumentException($"b: shape {b.ShapeString} must equal or be a suffix of a's shape {a.ShapeString}");
+        ShapeChecks.EnsureSuffix(b, nameof(b), a.Shape, nameof(a), allowScalar: true);
         var af = a.ToF32(); var bf = b.ToF32();
         var y = Tensor.Rent(a.ShapeArray());
         long total = y.ElementCount;
@@ -315,9 +313,7 @@ public sealed unsafe class CpuBackend : IBackend
 
     private static int SuffixRows(int[] shape, string shapeName, Tensor residual, int n)
     {
-        var rShape = residual.Shape;
-        if (rShape.Length == 0 || rShape.Length > shape.Length || !shape.AsSpan(shape.Length - rShape.Length).SequenceEqual(rShape))
-            throw new ArgumentException($"residual: shape {residual.ShapeString} must equal or be a suffix of {shapeName}'s shape {ShapeMath.Format(shape)}", nameof(residual));
+        ShapeChecks.EnsureSuffix(residual, nameof(residual), shape, shapeName);
         return Rows(residual, n);
     }
 

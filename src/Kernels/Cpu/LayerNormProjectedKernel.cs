@@ -5,7 +5,7 @@ namespace BridgeTower.Kernels.Cpu;
 
 /// <summary>
 /// y_i = act(r_i·(p_i + s_i − μ_i·u) + c) per row, μ_i and r_i the LayerNorm statistics of x_i (+ residual_i), computed
-/// as <see cref="LayerNormKernel"/> computes them. The shared rows s and residual are row r mod their row count.
+/// by <see cref="LayerNormKernel.Statistics"/>. The shared rows s and residual are row r mod their row count.
 /// </summary>
 internal static unsafe class LayerNormProjectedKernel
 {
@@ -24,7 +24,7 @@ internal static unsafe class LayerNormProjectedKernel
         }
     }
 
-    // Called once per forward: without this it would run tier-0 code (Vector512 not intrinsified) for its first 30 calls.
+    // As the other kernels: called a few times per forward, it would otherwise run unoptimised code for its first calls.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows<TActivation>(float* x, float* residual, int residualRows, float* p, float* shared, int sharedRows,
         float* u, float* c, float* y, int n, int m, float eps, int row0, int row1, SimdLevel simd)
@@ -33,19 +33,8 @@ internal static unsafe class LayerNormProjectedKernel
         float* sum = residual == null ? null : Scratch.Get(Scratch.Rows, n);
         for (int r = row0; r < row1; r++)
         {
-            float* src = x + (long)r * n;
-            if (residual != null)
-            {
-                float* rr = residual + (long)(r % residualRows) * n;
-                int k = 0;
-                if (simd >= SimdLevel.Avx2Fma)
-                    for (; k <= n - 8; k += 8) Vector256.Store(Vector256.Load(src + k) + Vector256.Load(rr + k), sum + k);
-                for (; k < n; k++) sum[k] = src[k] + rr[k];
-                src = sum;
-            }
-            float mean = n == 0 ? 0f : RowReductions.Sum(src, n, simd) / n;
-            float variance = n == 0 ? 0f : RowReductions.SumSquaredDeviation(src, n, mean, simd) / n;
-            float inv = 1f / MathF.Sqrt(variance + eps);
+            LayerNormKernel.Statistics(x + (long)r * n, residual == null ? null : residual + (long)(r % residualRows) * n, sum, n, eps, simd,
+                out float mean, out float inv);
             float* pr = p + (long)r * m, yr = y + (long)r * m;
             float* sr = shared == null ? null : shared + (long)(r % sharedRows) * m;
             int j = 0;

@@ -104,12 +104,7 @@ public sealed class ReferenceBackend : IBackend
         int n = x.Dim(-1);
         gamma.EnsureShape("gamma", n);
         beta.EnsureShape("beta", n);
-        if (residual is not null)
-        {
-            var xShape = x.Shape; var rShape = residual.Shape;
-            if (rShape.Length == 0 || rShape.Length > xShape.Length || !xShape[^rShape.Length..].SequenceEqual(rShape))
-                throw new ArgumentException($"residual: shape {residual.ShapeString} must equal or be a suffix of x's shape {x.ShapeString}");
-        }
+        if (residual is not null) ShapeChecks.EnsureSuffix(residual, nameof(residual), x.Shape, nameof(x));
         var xs = x.ToFloatArray();
         var rs = residual?.ToFloatArray();
         var g = gamma.ToFloatArray(); var bt = beta.ToFloatArray();
@@ -171,14 +166,10 @@ public sealed class ReferenceBackend : IBackend
         outShape[^1] = weights.OutFeatures;
         gamma.EnsureShape("gamma", weights.OutFeatures);
         beta.EnsureShape("beta", weights.OutFeatures);
-        if (residual is not null && !IsSuffix(outShape, residual.Shape))
-            throw new ArgumentException($"residual: shape {residual.ShapeString} must equal or be a suffix of y's shape {ShapeMath.Format(outShape)}");
+        if (residual is not null) ShapeChecks.EnsureSuffix(residual, nameof(residual), outShape, "y");
         using var dense = Linear(x, weights);
         return LayerNorm(dense, gamma, beta, eps, residual);
     }
-
-    private static bool IsSuffix(ReadOnlySpan<int> shape, ReadOnlySpan<int> suffix) =>
-        suffix.Length > 0 && suffix.Length <= shape.Length && shape[^suffix.Length..].SequenceEqual(suffix);
 
     public Tensor Activate(Tensor x, Activation activation) => Map(x, v => Apply(v, activation));
 
@@ -216,9 +207,7 @@ public sealed class ReferenceBackend : IBackend
 
     public Tensor AddScaled(Tensor a, Tensor b, float alpha = 1f, float beta = 1f)
     {
-        var aShape = a.Shape; var bShape = b.Shape;
-        if (bShape.Length > aShape.Length || !aShape[^bShape.Length..].SequenceEqual(bShape))
-            throw new ArgumentException($"b: shape {b.ShapeString} must equal or be a suffix of a's shape {a.ShapeString}");
+        ShapeChecks.EnsureSuffix(b, nameof(b), a.Shape, nameof(a), allowScalar: true);
         var aa = a.ToFloatArray(); var ba = b.ToFloatArray();
         var y = Tensor.Rent(a.ShapeArray());
         var ys = y.Span<float>();
