@@ -44,8 +44,8 @@ public sealed partial class BridgeTowerAttention
         if (!FewKeysIsCheaper(bq, tq, bs, tk, batch, hidden)) return null;
         int h = _heads, d = hidden / h;
         using var temps = new Temporaries();
-        var (keys, v, z) = KeysValuesAndZ(temps, source);
-        if (bq == 1 && batch > 1) return SharedQueriesDense(SharedQueriesProbabilities(temps, x.Select(0, 0), keys, mask, batch, tk), z);
+        if (bq == 1 && batch > 1) return SharedQueriesDenseWithFactors(temps, x, source, mask)?.Dense;
+        var (keys, _, z) = KeysValuesAndZ(temps, source);
         // g and c alike.
         var k = keys.Reshape(bs * tk, h, d).Permute(1, 0, 2);
         var g = PerSourceRow(temps, temps.Add(_backend.MatMul(k, _fewKeysQuery!)), h, bs, tk);
@@ -119,11 +119,12 @@ public sealed partial class BridgeTowerAttention
     }
 
     /// <summary>(H, Bs·Tk, W) per-head rows to (Bs, H·Tk, W): each source batch row's heads one after another.</summary>
-    private static Tensor PerSourceRow(Temporaries temps, Tensor perHead, int heads, int bs, int tk)
-    {
-        int width = perHead.Dim(2);
-        return temps.Add(perHead.Reshape(heads, bs, tk, width).Permute(1, 0, 2, 3).Contiguous()).Reshape(bs, heads * tk, width);
-    }
+    private static Tensor PerSourceRow(Temporaries temps, Tensor perHead, int heads, int bs, int tk) =>
+        temps.Add(PerSourceRowCopy(perHead, heads, bs, tk)).Reshape(bs, heads * tk, perHead.Dim(2));
+
+    /// <summary>The copy behind <see cref="PerSourceRow"/>, (Bs, H, Tk, W), for a caller that gives it back itself.</summary>
+    internal static Tensor PerSourceRowCopy(Tensor perHead, int heads, int bs, int tk) =>
+        perHead.Reshape(heads, bs, tk, perHead.Dim(2)).Permute(1, 0, 2, 3).Contiguous();
 }
 
 /// <summary>

@@ -70,26 +70,25 @@ public sealed partial class CrossLayer
         double factored = (double)tq * hidden + (double)batch * heads * tk * d + (double)batch * tq * heads * tk;
         if (factored >= (double)batch * tq * hidden) return null;
 
-        var backend = _backend;
         using var temps = new Temporaries();
         var parts = CrossAttention.SharedQueriesDenseWithFactors(temps, attended, other, otherMask);
         if (parts is null) return null;
         var (dense, factors) = parts.Value;
-        var shared = SharedInput();
         temps.Add(dense);
+        var shared = SharedInput();
         var a = attended.Select(0, 0);
         var crossed = temps.Add(CrossAttention.OutputLayerNorm.Forward(dense, a));
 
-        var sharedPart = temps.Add(backend.MatMul(temps.Add(backend.AddScaled(a, CrossAttention.FewKeysOutputBias!)), shared.G));
+        var sharedPart = temps.Add(_backend.MatMul(temps.Add(_backend.AddScaled(a, CrossAttention.FewKeysOutputBias!)), shared.G));
         // The per-text tensors are up to B·Tq·I floats (64 MB at base, 16 texts): each goes back to the pool as soon as it
         // is read, so two are alive at a time (fresh ones would cost page faults on every call).
         Tensor perText;
-        using (var perHead = backend.MatMul(factors.Values, shared.OutputG))
-        using (var zG = perHead.Reshape(heads, batch, tk, inter).Permute(1, 0, 2, 3).Contiguous())
-            perText = backend.MatMul(factors.Probabilities, zG.Reshape(batch, heads * tk, inter));
+        using (var perHead = _backend.MatMul(factors.Values, shared.OutputG))
+        using (var zG = BridgeTowerAttention.PerSourceRowCopy(perHead, heads, batch, tk))
+            perText = _backend.MatMul(factors.Probabilities, zG.Reshape(batch, heads * tk, inter));
         Tensor intermediate;
         using (perText)
-            intermediate = backend.LayerNormProjected(dense, a, CrossAttention.OutputLayerNorm.Eps, perText, sharedPart,
+            intermediate = _backend.LayerNormProjected(dense, a, CrossAttention.OutputLayerNorm.Eps, perText, sharedPart,
                 shared.ColumnSums, shared.Bias, FeedForward.Activation);
         using (intermediate) return FeedForward.ForwardFromIntermediate(intermediate, crossed);
     }
